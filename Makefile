@@ -1,0 +1,25 @@
+# The two commands: `make demo` and `make test`. Both install what is needed first.
+BUILD ?= build/release
+PRESET ?= release
+JOBS ?= $(shell nproc)
+
+.PHONY: setup build demo test bench fuzz clean
+
+setup:
+	@scripts/setup
+
+build: setup
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/dgrid demo
+
+test: build
+	@scripts/run-tests $(BUILD)
+
+bench: build
+	@scripts/run-benches $(BUILD)
+
+clean:
+	rm -rf build

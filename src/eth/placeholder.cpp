@@ -1,0 +1,1 @@
+int _placeholder_eth = 0;
