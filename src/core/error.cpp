@@ -22,7 +22,7 @@ std::string_view errc_name(Errc code) noexcept {
 std::string Error::to_string() const { return std::string(errc_name(code)) + ": " + message; }
 
 Error Error::context(std::string_view what) const {
-  return Error{code, std::string(what) + ": " + message};
+  return Error{code, std::string(what) + ": " + message, payload};
 }
 
 }  // namespace dgrid

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace dgrid {
 
@@ -25,8 +26,14 @@ enum class Errc {
 std::string_view errc_name(Errc code) noexcept;
 
 struct Error {
+  Error() = default;
+  Error(Errc c, std::string m, std::vector<uint8_t> p = {})
+      : code(c), message(std::move(m)), payload(std::move(p)) {}
+
   Errc code = Errc::internal;
   std::string message;
+  // Machine-readable detail where the caller may need it (e.g. a revert's return data).
+  std::vector<uint8_t> payload;
 
   // "malformed: RLP list length exceeds input"
   std::string to_string() const;
