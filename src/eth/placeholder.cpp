@@ -1,1 +1,0 @@
-int _placeholder_eth = 0;
