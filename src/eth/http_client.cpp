@@ -35,6 +35,7 @@ Result<HttpUrl> parse_http_url(std::string_view url) {
   }
   if (out.host.size() > 2 && out.host.front() == '[' && out.host.back() == ']')
     out.host = out.host.substr(1, out.host.size() - 2);
+  if (out.host.empty()) return fail(Errc::invalid_argument, "URL has no host: " + std::string(url));
   if (out.port.empty() || out.port.size() > 5 || out.port.find_first_not_of("0123456789") != std::string::npos)
     return fail(Errc::invalid_argument, "URL has an invalid port: " + std::string(url));
   return out;
