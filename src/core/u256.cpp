@@ -63,3 +63,32 @@ Result<u256> from_be(ByteView be) {
 }
 
 }  // namespace dgrid
+
+namespace dgrid {
+
+std::string format_units(const u256& v, unsigned decimals) {
+  std::string digits = v.str();
+  if (decimals == 0) return digits;
+  if (digits.size() <= decimals) digits.insert(0, decimals - digits.size() + 1, '0');
+  std::string whole = digits.substr(0, digits.size() - decimals);
+  std::string frac = digits.substr(digits.size() - decimals);
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return frac.empty() ? whole : whole + "." + frac;
+}
+
+Result<u256> parse_units(std::string_view text, unsigned decimals) {
+  auto dot = text.find('.');
+  std::string_view whole = text.substr(0, dot);
+  std::string_view frac = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+  if (whole.empty() && frac.empty()) return fail(Errc::malformed, "empty amount");
+  if (frac.size() > decimals)
+    return fail(Errc::malformed, "amount " + std::string(text) + " has more than " + std::to_string(decimals) + " decimals");
+  if (whole.starts_with("0x") || frac.find_first_not_of("0123456789") != std::string_view::npos)
+    return fail(Errc::malformed, "amount " + std::string(text) + " is not a decimal number");
+  std::string digits = std::string(whole.empty() ? "0" : whole) + std::string(frac) + std::string(decimals - frac.size(), '0');
+  auto v = parse_u256(digits);
+  if (!v) return std::unexpected(v.error().context("amount " + std::string(text)));
+  return v;
+}
+
+}  // namespace dgrid

@@ -29,3 +29,12 @@ Bytes to_be_min(const u256& v);
 Result<u256> from_be(ByteView be);
 
 }  // namespace dgrid
+
+namespace dgrid {
+
+// 1500000 with 6 decimals -> "1.5"; trailing zeros trimmed, "0" for zero.
+std::string format_units(const u256& v, unsigned decimals);
+// "1.5" with 6 decimals -> 1500000; rejects more fractional digits than decimals.
+Result<u256> parse_units(std::string_view text, unsigned decimals);
+
+}  // namespace dgrid

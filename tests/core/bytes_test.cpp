@@ -45,3 +45,22 @@ TEST(U256, BigEndian) {
 }
 
 }  // namespace dgrid
+
+namespace dgrid {
+
+TEST(Units, FormatAndParse) {
+  EXPECT_EQ(format_units(1500000, 6), "1.5");
+  EXPECT_EQ(format_units(0, 6), "0");
+  EXPECT_EQ(format_units(1, 6), "0.000001");
+  EXPECT_EQ(format_units(123, 0), "123");
+  EXPECT_EQ(*parse_units("1.5", 6), 1500000);
+  EXPECT_EQ(*parse_units("2", 6), 2000000);
+  EXPECT_EQ(*parse_units(".25", 2), 25);
+  EXPECT_FALSE(parse_units("1.0000001", 6));
+  EXPECT_FALSE(parse_units("1.2.3", 6));
+  EXPECT_FALSE(parse_units("abc", 6));
+  EXPECT_FALSE(parse_units("", 6));
+  EXPECT_FALSE(parse_units("-1", 6));
+}
+
+}  // namespace dgrid

@@ -1,0 +1,83 @@
+#include "cli/common.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "crypto/keystore.hpp"
+#include "eth/devnet.hpp"
+
+namespace dgrid::cli {
+
+std::string read_text_file(const std::filesystem::path& path, size_t max_bytes) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw Exception(Error(Errc::io, "cannot read " + path.string() + ": " + ec.message()));
+  if (size > max_bytes)
+    throw Exception(Error(Errc::invalid_argument, path.string() + " is larger than " + std::to_string(max_bytes) + " bytes"));
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) throw Exception(Error(Errc::io, "cannot read " + path.string()));
+  return ss.str();
+}
+
+std::string read_password_file(const std::filesystem::path& path) {
+  std::string pw = read_text_file(path, 4096);
+  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+  return pw;
+}
+
+void KeyOptions::add_to(CLI::App& cmd, bool required) {
+  auto* ks = cmd.add_option("--keystore", keystore, "Web3 Secret Storage v3 keystore file");
+  auto* pw = cmd.add_option("--password-file", password_file, "file holding the keystore password");
+  auto* pk = cmd.add_option("--private-key", private_key, "raw hex private key (devnets and scripts only)");
+  ks->excludes(pk);
+  pk->excludes(ks);
+  pw->needs(ks);
+  if (required) cmd.callback([this, &cmd] {
+      if (keystore.empty() && private_key.empty())
+        throw CLI::RequiredError("--keystore (with --password-file) or --private-key");
+      (void)cmd;
+    });
+}
+
+crypto::PrivateKey KeyOptions::load() const {
+  if (!private_key.empty()) return unwrap(crypto::PrivateKey::from_hex(private_key));
+  if (keystore.empty()) throw Exception(Error(Errc::invalid_argument, "no key given: pass --keystore FILE --password-file FILE"));
+  if (password_file.empty())
+    throw Exception(Error(Errc::invalid_argument, "--keystore needs --password-file FILE (the keystore password)"));
+  auto key = crypto::load_keystore(keystore, read_password_file(password_file));
+  if (!key) {
+    if (key.error().code == Errc::crypto && key.error().message.find("password") != std::string::npos)
+      throw Exception(Error(Errc::crypto, "wrong password for keystore " + keystore + " (check --password-file)"));
+    throw Exception(key.error().context("keystore " + keystore));
+  }
+  return *key;
+}
+
+ChainTarget resolve_chain_target(const std::string& rpc, const std::filesystem::path& devnet_dir,
+                                 const std::string& token) {
+  ChainTarget t;
+  if (!token.empty()) t.token = unwrap(crypto::parse_address(token));
+  if (!rpc.empty()) {
+    t.rpc_url = rpc;
+    return t;
+  }
+  auto info = eth::DevnetInfo::load(devnet_dir);
+  if (!info)
+    throw Exception(Error(info.error().code, "no --rpc given and " + info.error().message));
+  t.rpc_url = info->rpc_url;
+  if (!t.token) t.token = info->contracts.token;
+  return t;
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+void progress(const std::string& line) {
+  std::cerr << line << std::endl;
+}
+
+}  // namespace dgrid::cli

@@ -1,0 +1,44 @@
+// Deploys and wires dgrid's contracts; the resulting addresses as a JSON-serializable record.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "eth/wallet.hpp"
+
+namespace dgrid::eth {
+
+// Protocol parameters fixed at deployment (docs/contracts.md explains each).
+struct DeployParams {
+  std::optional<Address> token;          // an existing ERC-20; empty: deploy the dUSD Token
+  u256 min_stake = 100'000'000;          // 100 dUSD (6 decimals)
+  uint64_t unbonding_delay = 50;         // blocks
+  uint64_t unlock_period = 50;           // blocks, TicketBroker deposit unlock
+  uint64_t reserve_freeze_period = 50;   // blocks
+  // Disputes
+  uint64_t commit_window = 20;           // blocks
+  uint64_t reveal_window = 20;           // blocks
+  u256 dispute_bond = 10'000'000;        // 10 dUSD
+  // StorageMarket
+  uint64_t epoch_length = 20;            // blocks per storage challenge epoch
+
+  static DeployParams devnet() { return {}; }
+};
+
+struct Deployment {
+  uint64_t chain_id = 0;
+  uint64_t block = 0;  // first block holding dgrid contracts: event scans start here
+  Address token, registry, broker, disputes, storage;
+
+  nlohmann::json to_json() const;
+  static Result<Deployment> from_json(const nlohmann::json& j);
+};
+
+using ProgressFn = std::function<void(const std::string&)>;
+
+// Deploys Token (unless params.token), ProviderRegistry, TicketBroker, Disputes and
+// StorageMarket from `deployer`, then wires the slashers. Reports each step to `progress`.
+Result<Deployment> deploy_contracts(Wallet& deployer, const DeployParams& params, const ProgressFn& progress = {});
+
+}  // namespace dgrid::eth
