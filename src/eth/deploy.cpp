@@ -75,7 +75,9 @@ Result<Deployment> deploy_contracts(Wallet& deployer, const DeployParams& p, con
   if (!broker) return std::unexpected(broker.error());
   d.broker = *broker;
   auto disputes = step("Disputes", {Value::address(d.token), Value::address(d.registry), Value::uint(p.dispute_bond),
-                                    Value::uint(p.commit_window), Value::uint(p.reveal_window)});
+                                    Value::uint(p.provider_slash), Value::uint(p.juror_penalty),
+                                    Value::uint(p.commit_window), Value::uint(p.reveal_window),
+                                    Value::uint(p.juror_count), Value::uint(p.max_receipt_age)});
   if (!disputes) return std::unexpected(disputes.error());
   d.disputes = *disputes;
   auto storage = step("StorageMarket", {Value::address(d.token), Value::address(d.registry), Value::uint(p.epoch_length)});

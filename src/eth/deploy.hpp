@@ -17,9 +17,13 @@ struct DeployParams {
   uint64_t unlock_period = 50;           // blocks, TicketBroker deposit unlock
   uint64_t reserve_freeze_period = 50;   // blocks
   // Disputes
+  u256 dispute_bond = 10'000'000;        // 10 dUSD posted by a challenger
+  u256 provider_slash = 50'000'000;      // 50 dUSD taken from a provider found at fault
+  u256 juror_penalty = 1'000'000;        // 1 dUSD for a juror who does not reveal or votes in the minority
   uint64_t commit_window = 20;           // blocks
   uint64_t reveal_window = 20;           // blocks
-  u256 dispute_bond = 10'000'000;        // 10 dUSD
+  uint64_t juror_count = 3;
+  uint64_t max_receipt_age = 7 * 24 * 3600;  // seconds a receipt stays disputable
   // StorageMarket
   uint64_t epoch_length = 20;            // blocks per storage challenge epoch
 
