@@ -12,8 +12,9 @@ build: setup
 	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The main job on the embedded default: a local chain with dgrid's contracts deployed.
 demo: build
-	$(BUILD)/dgrid demo
+	$(BUILD)/dgrid devnet up --dir .devnet
 
 test: build
 	@scripts/run-tests $(BUILD)
