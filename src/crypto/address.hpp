@@ -2,6 +2,7 @@
 #pragma once
 
 #include <compare>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -11,7 +12,12 @@ namespace dgrid::crypto {
 
 struct Address {
   FixedBytes<20> bytes{};
-  auto operator<=>(const Address&) const = default;
+  bool operator==(const Address&) const = default;
+  // Byte order, for use as a map key (spelled out: libc++ 16 lacks std::array's <=>).
+  std::strong_ordering operator<=>(const Address& other) const noexcept {
+    int c = std::memcmp(bytes.data(), other.bytes.data(), bytes.size());
+    return c <=> 0;
+  }
   bool is_zero() const noexcept;
   // EIP-55 mixed-case hex with 0x prefix.
   std::string checksummed() const;

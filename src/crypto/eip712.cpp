@@ -155,7 +155,7 @@ Result<Hash32> encode_integer(const FieldType& t, const json& v) {
   };
   if (t.kind == Kind::uint_) {
     if (n->negative) return out_of_range();
-    if (t.width < 256 && n->magnitude >> t.width != 0) return out_of_range();
+    if (t.width < 256 && (n->magnitude >> t.width) != 0) return out_of_range();
     return to_be32(n->magnitude);
   }
   const u256 limit = u256(1) << (t.width - 1);  // |min| for intN; max is limit - 1

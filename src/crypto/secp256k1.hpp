@@ -19,7 +19,7 @@ struct Signature {
   std::string hex() const;  // 0x-hex of to_rsv()
   // Accepts v in {0, 1, 27, 28}; rejects s above n/2 (EIP-2) and r or s of zero.
   static Result<Signature> from_rsv(ByteView sig65);
-  auto operator<=>(const Signature&) const = default;
+  bool operator==(const Signature&) const = default;
 };
 
 // A private key. Zeroed on destruction. Thread-safe for concurrent const use.

@@ -100,6 +100,8 @@ Result<std::unique_ptr<Anvil>> Anvil::start(AnvilOptions options) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
   posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
+  // A detached chain must not hold our pipes or sockets open after we exit.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   if (options.detach) posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);

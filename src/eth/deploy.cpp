@@ -80,7 +80,10 @@ Result<Deployment> deploy_contracts(Wallet& deployer, const DeployParams& p, con
                                     Value::uint(p.juror_count), Value::uint(p.max_receipt_age)});
   if (!disputes) return std::unexpected(disputes.error());
   d.disputes = *disputes;
-  auto storage = step("StorageMarket", {Value::address(d.token), Value::address(d.registry), Value::uint(p.epoch_length)});
+  auto storage = step("StorageMarket", {Value::address(d.token), Value::address(d.registry), Value::uint(p.epoch_length),
+                                        Value::uint(p.claim_grace_epochs), Value::uint(p.payout_rate_ppb),
+                                        Value::uint(p.collateral_bps), Value::uint(p.min_slot_collateral),
+                                        Value::uint(p.reporter_reward_bps)});
   if (!storage) return std::unexpected(storage.error());
   d.storage = *storage;
 

@@ -12,16 +12,18 @@ class RegistryTest : public test::DgridChainTest {};
 TEST_F(RegistryTest, RegisterStakeUnbondWithdrawAcrossBlocks) {
   auto& p = wallet(1);
   Hash32 model = crypto::keccak256(std::string_view("stories260K"));
+  expect_revert(registry().stake(p, token(), 1), "NotRegistered");
   ASSERT_TRUE(registry().register_provider(p, "http://127.0.0.1:9001", "{\"gpu\":\"none\"}"));
-  ASSERT_TRUE(registry().add_model(p, model));
   expect_revert(registry().register_provider(p, "http://x", ""), "AlreadyRegistered");
 
   u256 min = *registry().min_stake();
   u256 before = balance(1);
   ASSERT_TRUE(registry().stake(p, token(), min - 1));
   EXPECT_FALSE(*registry().is_active(p.address())) << "below the minimum stake a provider is not active";
+  expect_revert(registry().add_model(p, model), "NotActive");
   ASSERT_TRUE(registry().stake(p, token(), 1));
   EXPECT_TRUE(*registry().is_active(p.address()));
+  ASSERT_TRUE(registry().add_model(p, model));
   EXPECT_EQ(*registry().stake_of(p.address()), min);
   EXPECT_EQ(balance(1), before - min);
   auto providers = registry().providers_for_model(model);
@@ -55,7 +57,7 @@ TEST_F(RegistryTest, RegisterStakeUnbondWithdrawAcrossBlocks) {
   std::vector<std::string> names;
   for (const auto& e : *events)
     if (e.values.get("provider") && *e.values.get("provider")->as_address() == p.address()) names.push_back(e.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"ProviderRegistered", "ModelAdded", "Staked", "Staked", "UnbondRequested",
+  EXPECT_EQ(names, (std::vector<std::string>{"ProviderRegistered", "Staked", "Staked", "ModelAdded", "UnbondRequested",
                                              "Withdrawn"}));
 }
 
@@ -80,9 +82,10 @@ TEST_F(RegistryTest, OnlyDisputesAndStorageMarketCanSlash) {
 
 TEST_F(RegistryTest, RejectsBadInput) {
   auto& p = wallet(1);
-  expect_revert(registry().stake(p, token(), 0), "ZeroAmount");
   expect_revert(registry().add_model(p, Hash32{}), "NotRegistered");
   expect_revert(registry().register_provider(p, std::string(300, 'x'), ""), "StringTooLong");
+  ASSERT_TRUE(registry().register_provider(p, "http://127.0.0.1:9001", ""));
+  expect_revert(registry().stake(p, token(), 0), "ZeroAmount");
   // Staking more than the balance fails in the token, and nothing changes.
   u256 bal = balance(1);
   auto r = registry().stake(p, token(), bal + 1);
