@@ -388,6 +388,53 @@ TEST_F(StorageTest, DealProveMissReportRepair) {
   EXPECT_EQ(balance(kStorerB), b_before + pool_after * ppb_ / 1'000'000'000);
 }
 
+TEST_F(StorageTest, LeaveSlotAndTopUp) {
+  make_storer(kStorerA);
+  const Bytes content = random_content(3000, 5);
+  const auto tree = crypto::MerkleTree::from_content(content);
+  const u256 endowment = dusd(300);
+  ASSERT_TRUE(token().approve(wallet(kClient), deployment_.storage, endowment));
+  ASSERT_TRUE(storage().send(wallet(kClient), "openDeal", {Value::bytes(Bytes{1, 2, 3}), Value::bytes(tree.root()),
+                                                           Value::uint(content.size()), Value::uint(2), Value::uint(endowment)}));
+  // Anyone may top up; the amount is split over the slots like the endowment.
+  ASSERT_TRUE(token().approve(wallet(kReporter), deployment_.storage, 11));
+  auto top = storage().send(wallet(kReporter), "topUp", {Value::uint(1), Value::uint(11)});
+  ASSERT_TRUE(top) << top.error().to_string();
+  EXPECT_EQ(slot(1, 0).pool, endowment / 2 + 6);
+  EXPECT_EQ(slot(1, 1).pool, endowment / 2 + 5);
+  expect_revert(storage().send(wallet(kReporter), "topUp", {Value::uint(1), Value::uint(0)}), "ZeroAmount");
+
+  // A storer in good standing leaves: EXIT_PENALTY_BPS of the collateral stays in the pool.
+  const u256 exit_bps = uint_param("EXIT_PENALTY_BPS");
+  u256 collateral = required_collateral(1, 0);
+  u256 a_start = balance(kStorerA);
+  auto claimed = claim(kStorerA, 1, collateral);
+  ASSERT_TRUE(claimed);
+  u256 pool = slot(1, 0).pool;
+  auto left = storage().send(wallet(kStorerA), "leaveSlot", {Value::uint(1), Value::uint(0)});
+  ASSERT_TRUE(left) << left.error().to_string();
+  const u256 penalty = collateral * exit_bps / bps_;
+  auto ev = storage().events(left->logs);
+  ASSERT_TRUE(ev && ev->size() == 2);
+  EXPECT_EQ((*ev)[0].name, "SlotLeft");
+  EXPECT_EQ(*(*ev)[0].values.get("returned")->as_uint(), collateral - penalty);
+  EXPECT_EQ(*(*ev)[0].values.get("penalty")->as_uint(), penalty);
+  EXPECT_EQ((*ev)[1].name, "SlotReopened");
+  EXPECT_EQ(*(*ev)[1].values.get("pool")->as_uint(), pool + penalty);
+  EXPECT_EQ(balance(kStorerA), a_start - penalty);
+  EXPECT_TRUE(slot(1, 0).storer.is_zero());
+
+  // Claimed again, then in default (its first due epoch passed unproven): it cannot leave.
+  collateral = required_collateral(1, 0);
+  claimed = claim(kStorerA, 1, collateral);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(*storage().events(claimed->logs)->at(0).values.get("slot")->as_u64(), 0u) << "the lowest open slot";
+  const uint64_t start = claimed->block_number / epoch_ + 1 + grace_;
+  mine_to((start + 1) * epoch_);
+  expect_revert(storage().send(wallet(kStorerA), "leaveSlot", {Value::uint(1), Value::uint(0)}), "SlotInDefault");
+  expect_revert(storage().send(wallet(kStorerB), "leaveSlot", {Value::uint(1), Value::uint(0)}), "NotSlotStorer");
+}
+
 TEST_F(StorageTest, RejectsBadDeals) {
   auto& c = wallet(kClient);
   ASSERT_TRUE(token().approve(c, deployment_.storage, dusd(100)));
