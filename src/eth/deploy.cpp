@@ -48,6 +48,11 @@ Result<Deployment> deploy_contracts(Wallet& deployer, const DeployParams& p, con
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
   };
+  // A juror drawn for a dispute must still be slashable when it resolves.
+  if (p.unbonding_delay <= p.commit_window + p.reveal_window)
+    return fail(Errc::invalid_argument, "the unbonding delay (" + std::to_string(p.unbonding_delay) +
+                                            " blocks) must exceed the dispute's commit + reveal windows (" +
+                                            std::to_string(p.commit_window + p.reveal_window) + " blocks)");
   Deployment d;
   d.chain_id = deployer.chain_id();
   auto start = deployer.rpc().block_number();

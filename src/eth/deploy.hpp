@@ -48,6 +48,7 @@ using ProgressFn = std::function<void(const std::string&)>;
 
 // Deploys Token (unless params.token), ProviderRegistry, TicketBroker, Disputes and
 // StorageMarket from `deployer`, then wires the slashers. Reports each step to `progress`.
+// Rejects parameters whose unbonding delay does not exceed commit + reveal windows.
 Result<Deployment> deploy_contracts(Wallet& deployer, const DeployParams& params, const ProgressFn& progress = {});
 
 }  // namespace dgrid::eth

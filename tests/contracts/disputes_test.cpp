@@ -626,7 +626,7 @@ TEST_F(DisputesTest, AccusedProviderCannotWithdrawWhileDisputeOpen) {
   auto s = make_receipt(1);
   ASSERT_TRUE(open(kChallenger, s, text_hash("challenger output")));
   EXPECT_EQ(holds(kProvider), 1u);
-  mine_to(unbond->block_number + kDelay);  // the unbonding delay is over...
+  mine_to(unbond->block_number + kUnbondingDelay);  // the unbonding delay is over...
   expect_revert(registry().withdraw(wallet(kProvider)), "WithdrawalsAreHeld");  // ...but the dispute holds it
   EXPECT_EQ(registry().provider(wallet(kProvider).address())->unbonding, slash_);
 

@@ -38,11 +38,11 @@ TEST_F(RegistryTest, RegisterStakeUnbondWithdrawAcrossBlocks) {
   auto info = registry().provider(p.address());
   ASSERT_TRUE(info);
   EXPECT_EQ(info->unbonding, min);
-  EXPECT_EQ(info->unbond_ready_block, unbond->block_number + kDelay);
+  EXPECT_EQ(info->unbond_ready_block, unbond->block_number + kUnbondingDelay);
   ASSERT_EQ(info->models.size(), 1u);
 
   expect_revert(registry().withdraw(p), "UnbondingNotReady");
-  mine(kDelay - 2);  // the withdraw transaction itself mines the next block
+  mine(kUnbondingDelay - 2);  // the withdraw transaction itself mines the next block
   expect_revert(registry().withdraw(p), "UnbondingNotReady");
   mine(1);
   auto w = registry().withdraw(p);

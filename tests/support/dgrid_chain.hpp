@@ -11,7 +11,10 @@ namespace dgrid::test {
 
 class DgridChainTest : public ChainTest {
  protected:
-  static constexpr uint64_t kDelay = 10;  // unbonding, unlock, freeze windows (blocks)
+  static constexpr uint64_t kDelay = 10;  // unlock, freeze, commit, reveal and epoch windows (blocks)
+  // Longer than a whole dispute, as deploy_contracts requires: a juror cannot unbond and
+  // leave before its penalty applies.
+  static constexpr uint64_t kUnbondingDelay = 3 * kDelay;
 
   void SetUp() override {
     ChainTest::SetUp();
@@ -19,7 +22,8 @@ class DgridChainTest : public ChainTest {
     nonces_ = std::make_unique<eth::NonceManager>(*rpc_);
     for (const auto& k : anvil_->dev_keys()) wallets_.emplace_back(*rpc_, *nonces_, k, anvil_->chain_id());
     eth::DeployParams p;
-    p.unbonding_delay = p.unlock_period = p.reserve_freeze_period = kDelay;
+    p.unlock_period = p.reserve_freeze_period = kDelay;
+    p.unbonding_delay = kUnbondingDelay;
     p.commit_window = p.reveal_window = kDelay;
     p.epoch_length = kDelay;
     params_ = p;
