@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "eth/rpc.hpp"
 #include "support/process.hpp"
 #include "support/test_env.hpp"
 
@@ -107,6 +108,23 @@ TEST_F(CliTest, DevnetUpBalanceDown) {
   auto bal = dgrid({"wallet", "balance", user, "--devnet-dir", dn, "--json"});
   ASSERT_EQ(bal.exit_code, 0) << bal.out;
   EXPECT_EQ(json::parse(bal.out)["token_balance"], "1000000000000");
+
+  // Deploy a second set of contracts to the same chain, paying in the devnet's token.
+  std::string key = info["accounts"][9]["private_key"];
+  auto dep = dgrid({"chain", "deploy", "--rpc", info["rpc_url"], "--private-key", key, "--token",
+                    info["contracts"]["token"], "--out", (dir_ / "deployment.json").string(), "--json"});
+  ASSERT_EQ(dep.exit_code, 0) << dep.out;
+  auto dj = json::parse(dep.out);
+  EXPECT_EQ(dj["token"], info["contracts"]["token"]);
+  EXPECT_NE(dj["ticket_broker"], info["contracts"]["ticket_broker"]);
+  EXPECT_EQ(json::parse(std::ifstream(dir_ / "deployment.json")), dj);
+  auto rpc = eth::RpcClient::connect(info["rpc_url"].get<std::string>());
+  ASSERT_TRUE(rpc);
+  for (const char* c : {"provider_registry", "ticket_broker", "disputes", "storage_market"})
+    EXPECT_FALSE((*rpc)->code(*crypto::parse_address(dj[c].get<std::string>()))->empty()) << c;
+  // Bad input changes nothing: an unreachable RPC, a malformed key.
+  EXPECT_NE(dgrid({"chain", "deploy", "--rpc", "http://127.0.0.1:1", "--private-key", key}).exit_code, 0);
+  EXPECT_NE(dgrid({"chain", "deploy", "--rpc", info["rpc_url"], "--private-key", "0x1234"}).exit_code, 0);
 
   ASSERT_EQ(dgrid({"devnet", "down", "--dir", dn}).exit_code, 0);
   EXPECT_NE(dgrid({"devnet", "down", "--dir", dn}).exit_code, 0) << "already stopped";
