@@ -7,6 +7,8 @@
 
 namespace dgrid::cli {
 
+namespace {
+
 void register_chain(CLI::App& app) {
   auto* chain = app.add_subcommand("chain", "Talk to the settlement chain");
   chain->require_subcommand(1);
@@ -42,5 +44,9 @@ void register_chain(CLI::App& app) {
     else std::cout << dep.to_json().dump(2) << std::endl;
   });
 }
+
+const CommandRegistrar kRegistrar{"chain", register_chain};
+
+}  // namespace
 
 }  // namespace dgrid::cli

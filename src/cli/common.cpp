@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <sstream>
 
@@ -72,6 +73,19 @@ ChainTarget resolve_chain_target(const std::string& rpc, const std::filesystem::
   t.rpc_url = info->rpc_url;
   if (!t.token) t.token = info->contracts.token;
   return t;
+}
+
+namespace {
+std::map<std::string, RegisterFn>& registry() {
+  static std::map<std::string, RegisterFn> commands;
+  return commands;
+}
+}  // namespace
+
+CommandRegistrar::CommandRegistrar(const char* name, RegisterFn fn) { registry()[name] = fn; }
+
+void register_all_commands(CLI::App& app) {
+  for (const auto& [name, fn] : registry()) fn(app);
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }

@@ -40,9 +40,13 @@ struct ChainTarget {
 ChainTarget resolve_chain_target(const std::string& rpc, const std::filesystem::path& devnet_dir,
                                  const std::string& token);
 
-// Each command registers itself on the app.
-void register_wallet(CLI::App& app);
-void register_devnet(CLI::App& app);
-void register_chain(CLI::App& app);
+// Each command file registers itself at static-initialization time:
+//   static const CommandRegistrar kRegistrar{"wallet", register_wallet};
+// main() then adds every registered command, in name order, to the app.
+using RegisterFn = void (*)(CLI::App&);
+struct CommandRegistrar {
+  CommandRegistrar(const char* name, RegisterFn fn);
+};
+void register_all_commands(CLI::App& app);
 
 }  // namespace dgrid::cli

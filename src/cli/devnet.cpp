@@ -33,6 +33,8 @@ void print_summary(const eth::DevnetInfo& info, const std::filesystem::path& dir
 
 }  // namespace
 
+namespace {
+
 void register_devnet(CLI::App& app) {
   auto* devnet = app.add_subcommand("devnet", "Run a local chain with dgrid's contracts deployed");
   devnet->require_subcommand(1);
@@ -84,5 +86,9 @@ void register_devnet(CLI::App& app) {
     });
   }
 }
+
+const CommandRegistrar kRegistrar{"devnet", register_devnet};
+
+}  // namespace
 
 }  // namespace dgrid::cli

@@ -7,9 +7,7 @@ int main(int argc, char** argv) {
   CLI::App app{"dgrid: a decentralized marketplace for AI compute and storage"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("dgrid 0.1.0"));
-  dgrid::cli::register_wallet(app);
-  dgrid::cli::register_devnet(app);
-  dgrid::cli::register_chain(app);
+  dgrid::cli::register_all_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

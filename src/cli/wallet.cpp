@@ -17,6 +17,8 @@ Bytes message_bytes(const std::string& message, bool hex) {
 
 }  // namespace
 
+namespace {
+
 void register_wallet(CLI::App& app) {
   auto* wallet = app.add_subcommand("wallet", "Create keystores, sign and verify messages");
   wallet->require_subcommand(1);
@@ -188,5 +190,9 @@ void register_wallet(CLI::App& app) {
     });
   }
 }
+
+const CommandRegistrar kRegistrar{"wallet", register_wallet};
+
+}  // namespace
 
 }  // namespace dgrid::cli
