@@ -102,6 +102,7 @@ Keccak256::Keccak256() noexcept { std::memset(state_, 0, sizeof(state_)); }
 void Keccak256::update(ByteView data) noexcept {
   const uint8_t* p = data.data();
   size_t n = data.size();
+  if (n == 0) return;  // an empty view may carry a null pointer, which memcpy must not see
   if (buf_len_ > 0) {
     size_t take = std::min(n, kRate - buf_len_);
     std::memcpy(buf_ + buf_len_, p, take);
