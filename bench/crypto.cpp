@@ -16,78 +16,56 @@
 #include "crypto/merkle.hpp"
 #include "crypto/secp256k1.hpp"
 #include "crypto/sha256.hpp"
+#include "harness.hpp"
 
 namespace {
 
 using dgrid::Bytes;
 using dgrid::Hash32;
-using Clock = std::chrono::steady_clock;
-
-volatile uint8_t g_sink;  // keeps results observable so the work is not optimized away
-
-// Runs `op` repeatedly for at least `min_seconds`; returns operations per second.
-double ops_per_second(const std::function<void()>& op, double min_seconds = 0.5) {
-  op();  // warm-up
-  size_t iters = 0;
-  auto start = Clock::now();
-  double elapsed = 0;
-  for (size_t batch = 1; elapsed < min_seconds; batch *= 2) {
-    for (size_t i = 0; i < batch; ++i) op();
-    iters += batch;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  }
-  return static_cast<double>(iters) / elapsed;
-}
-
-struct Row {
-  std::string name;
-  double value;
-  std::string unit;
-  std::string note;
-};
+using dgrid::bench::rate;
+using dgrid::bench::sink;
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool json_out = argc > 1 && std::strcmp(argv[1], "--json") == 0;
-  std::vector<Row> rows;
+  dgrid::bench::Report report(argc, argv);
   constexpr size_t kMiB = 1 << 20;
   Bytes buf(kMiB);
   for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<uint8_t>(i * 131 + 7);
 
-  double keccak_mbs = ops_per_second([&] { g_sink = dgrid::crypto::keccak256(buf)[0]; });
+  double keccak_mbs = rate([&] { sink(dgrid::crypto::keccak256(buf)[0]); });
   EVP_MD* sha3 = EVP_MD_fetch(nullptr, "SHA3-256", nullptr);
-  double sha3_mbs = ops_per_second([&] {
+  double sha3_mbs = rate([&] {
     uint8_t out[32];
     unsigned len = 0;
     EVP_Digest(buf.data(), buf.size(), out, &len, sha3, nullptr);
-    g_sink = out[0];
+    sink(out[0]);
   });
   EVP_MD_free(sha3);
-  double sha256_mbs = ops_per_second([&] { g_sink = dgrid::crypto::sha256(buf)[0]; });
-  rows.push_back({"keccak256 (dgrid)", keccak_mbs, "MB/s", "1 MiB buffers"});
-  rows.push_back({"sha3-256 (OpenSSL)", sha3_mbs, "MB/s", "same permutation"});
-  rows.push_back({"keccak256 / sha3-256", keccak_mbs / sha3_mbs, "x", "target >= 0.8"});
-  rows.push_back({"sha256 (OpenSSL)", sha256_mbs, "MB/s", "1 MiB buffers"});
+  double sha256_mbs = rate([&] { sink(dgrid::crypto::sha256(buf)[0]); });
+  constexpr double kMB = kMiB / 1e6;
+  report.add({"keccak256 (dgrid)", keccak_mbs * kMB, "MB/s", "OpenSSL SHA3-256", sha3_mbs * kMB,
+              "same permutation; aim >= 0.8x"});
+  report.add({"sha256 (OpenSSL)", sha256_mbs * kMB, "MB/s", "", 0, "1 MiB buffers"});
 
-  double merkle_mbs = ops_per_second([&] {
+  double merkle_mbs = rate([&] {
     dgrid::crypto::MerkleBuilder b;
     b.update(buf);
-    g_sink = b.finish()[0];
+    sink(b.finish()[0]);
   });
-  rows.push_back({"segment merkle root", merkle_mbs, "MB/s", "1 KiB segments"});
+  report.add({"segment merkle root", merkle_mbs * kMB, "MB/s", "sha256", sha256_mbs * kMB, "1 KiB keccak segments"});
 
   auto key = *dgrid::crypto::PrivateKey::from_hex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
   Hash32 digest = dgrid::crypto::keccak256(std::string_view("bench"));
-  double sign_s = ops_per_second([&] {
+  double sign_s = rate([&] {
     auto sig = key.sign(digest);
-    g_sink = sig.r[0];
+    sink(sig.r[0]);
     digest[0] ^= sig.s[1];  // vary the input
   });
   auto sig = key.sign(digest);
-  double recover_s = ops_per_second([&] { g_sink = dgrid::crypto::recover_address(digest, sig)->bytes[0]; });
-  rows.push_back({"secp256k1 sign", sign_s, "ops/s", "RFC 6979, recoverable"});
-  rows.push_back({"secp256k1 recover", recover_s, "ops/s", "to address"});
+  double recover_s = rate([&] { sink(dgrid::crypto::recover_address(digest, sig)->bytes[0]); });
+  report.add({"secp256k1 sign", sign_s, "ops/s", "", 0, "RFC 6979, recoverable"});
+  report.add({"secp256k1 recover", recover_s, "ops/s", "secp256k1 sign", sign_s, "to address"});
 
   nlohmann::json doc = nlohmann::json::parse(R"({
     "types": {
@@ -107,22 +85,14 @@ int main(int argc, char** argv) {
                 "senderNonce": 7, "expirationBlock": 123456,
                 "recipientRandHash": "0xabababababababababababababababababababababababababababababababab"}
   })");
-  double full_s = ops_per_second([&] { g_sink = (*dgrid::crypto::typed_data_digest(doc))[0]; });
+  double full_s = rate([&] { sink((*dgrid::crypto::typed_data_digest(doc))[0]); });
   auto td = *dgrid::crypto::TypedData::from_json(doc);
   Hash32 domain_sep = *td.domain_separator();
-  double cached_s = ops_per_second([&] {
-    g_sink = dgrid::crypto::eip712_digest(domain_sep, *td.types.hash_struct("Ticket", td.message))[0];
+  double cached_s = rate([&] {
+    sink(dgrid::crypto::eip712_digest(domain_sep, *td.types.hash_struct("Ticket", td.message))[0]);
   });
-  rows.push_back({"eip712 digest (parse doc)", full_s, "ops/s", "ticket, types parsed each time"});
-  rows.push_back({"eip712 digest (cached)", cached_s, "ops/s", "ticket, types + domain reused"});
-
-  if (json_out) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const Row& r : rows) out.push_back({{"name", r.name}, {"value", r.value}, {"unit", r.unit}});
-    std::printf("%s\n", out.dump(2).c_str());
-    return 0;
-  }
-  std::printf("%-28s %14s  %-6s %s\n", "benchmark", "value", "unit", "note");
-  for (const Row& r : rows) std::printf("%-28s %14.2f  %-6s %s\n", r.name.c_str(), r.value, r.unit.c_str(), r.note.c_str());
+  report.add({"eip712 digest (parse doc)", full_s, "ops/s", "", 0, "ticket, types parsed each time"});
+  report.add({"eip712 digest (cached)", cached_s, "ops/s", "eip712 digest (parse doc)", full_s, "types + domain reused"});
+  report.print();
   return 0;
 }

@@ -14,38 +14,13 @@
 #include "eth/abi.hpp"
 #include "eth/rlp.hpp"
 #include "eth/transaction.hpp"
+#include "harness.hpp"
 
 namespace {
 
 using namespace dgrid;
-using Clock = std::chrono::steady_clock;
-
-// Keeps results observable so the optimizer cannot drop the measured work.
-volatile uint64_t g_sink = 0;
-void sink(uint64_t v) { g_sink = g_sink + v; }
-
-// Runs fn in batches until ~min_seconds elapse; returns calls per second.
-template <class Fn>
-double rate(Fn&& fn, double min_seconds = 0.4) {
-  size_t calls = 0, batch = 1;
-  auto start = Clock::now();
-  double elapsed = 0;
-  while (elapsed < min_seconds) {
-    for (size_t i = 0; i < batch; ++i) fn();
-    calls += batch;
-    batch *= 2;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  }
-  return static_cast<double>(calls) / elapsed;
-}
-
-struct Row {
-  std::string name;
-  double value;
-  std::string unit;
-  std::string baseline;
-  double baseline_value;
-};
+using bench::rate;
+using bench::sink;
 
 eth::Transaction sample_tx() {
   eth::Transaction tx;
@@ -82,8 +57,7 @@ eth::abi::Values ticket_values() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool json = argc > 1 && std::strcmp(argv[1], "--json") == 0;
-  std::vector<Row> rows;
+  bench::Report report(argc, argv);
   auto key = *crypto::PrivateKey::from_hex("0x4646464646464646464646464646464646464646464646464646464646464646");
 
   // --- signing
@@ -97,7 +71,7 @@ int main(int argc, char** argv) {
     tx.nonce++;
     sink(eth::sign(tx, key).raw.size());
   });
-  rows.push_back({"eip1559 sign+encode", signed_rate, "tx/s", "secp256k1 sign", bare});
+  report.add({"eip1559 sign+encode", signed_rate, "tx/s", "secp256k1 sign", bare, ""});
 
   // --- RLP: a block-like list of 200 transactions' worth of items
   Bytes payload;
@@ -115,7 +89,7 @@ int main(int argc, char** argv) {
   Bytes copy(payload.size());
   double memcpy_rate = rate([&] {
     std::memcpy(copy.data(), payload.data(), payload.size());
-    sink(copy[g_sink % copy.size()]);
+    sink(copy[bench::g_sink % copy.size()]);
   });
   double enc_rate = rate([&] {
     Bytes out;
@@ -124,8 +98,8 @@ int main(int argc, char** argv) {
     sink(out.size());
   });
   double dec_rate = rate([&] { sink(eth::rlp::decode(payload)->children.size()); });
-  rows.push_back({"rlp encode", enc_rate * mb, "MB/s", "memcpy", memcpy_rate * mb});
-  rows.push_back({"rlp decode", dec_rate * mb, "MB/s", "memcpy", memcpy_rate * mb});
+  report.add({"rlp encode", enc_rate * mb, "MB/s", "memcpy", memcpy_rate * mb, ""});
+  report.add({"rlp decode", dec_rate * mb, "MB/s", "memcpy", memcpy_rate * mb, ""});
 
   // --- ABI ticket
   auto types = ticket_types();
@@ -134,25 +108,11 @@ int main(int argc, char** argv) {
   double hash_rate = rate([&] { sink(crypto::keccak256(enc)[0]); });
   double abi_enc = rate([&] { sink(eth::abi::encode(types, values)->size()); });
   double abi_dec = rate([&] { sink(eth::abi::decode(types, enc)->size()); });
-  rows.push_back({"abi ticket encode", abi_enc, "op/s", "keccak256 of encoding", hash_rate});
-  rows.push_back({"abi ticket decode", abi_dec, "op/s", "keccak256 of encoding", hash_rate});
+  report.add({"abi ticket encode", abi_enc, "op/s", "keccak256 of encoding", hash_rate, ""});
+  report.add({"abi ticket decode", abi_dec, "op/s", "keccak256 of encoding", hash_rate, ""});
 
-  if (json) {
-    std::printf("[");
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      std::printf("%s{\"name\":\"%s\",\"value\":%.1f,\"unit\":\"%s\",\"baseline\":\"%s\",\"baseline_value\":%.1f,"
-                  "\"ratio\":%.3f}",
-                  i ? "," : "", r.name.c_str(), r.value, r.unit.c_str(), r.baseline.c_str(), r.baseline_value,
-                  r.value / r.baseline_value);
-    }
-    std::printf("]\n");
-    return 0;
-  }
-  std::printf("%-22s %14s %-5s  %-22s %14s  %s\n", "benchmark", "value", "unit", "baseline", "baseline", "ratio");
-  for (const auto& r : rows)
-    std::printf("%-22s %14.1f %-5s  %-22s %14.1f  %.3f\n", r.name.c_str(), r.value, r.unit.c_str(),
-                r.baseline.c_str(), r.baseline_value, r.value / r.baseline_value);
-  std::printf("(RLP payload %zu bytes; ABI ticket encoding %zu bytes)\n", payload.size(), enc.size());
+  report.print();
+  if (!report.json())
+    std::printf("(RLP payload %zu bytes; ABI ticket encoding %zu bytes)\n", payload.size(), enc.size());
   return 0;
 }

@@ -1,0 +1,83 @@
+// Shared pieces of the benchmark programs: a rate meter and a report that prints every
+// result beside the baseline measured in the same run, as a table or as JSON (--json).
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace dgrid::bench {
+
+// Keeps results observable so the optimizer cannot drop the measured work.
+inline volatile uint64_t g_sink = 0;
+inline void sink(uint64_t v) { g_sink = g_sink + v; }
+
+// Calls fn in doubling batches until at least min_seconds have passed (after one warm-up
+// call); returns calls per second.
+template <class Fn>
+double rate(Fn&& fn, double min_seconds = 0.5) {
+  using Clock = std::chrono::steady_clock;
+  fn();
+  size_t calls = 0, batch = 1;
+  auto start = Clock::now();
+  double elapsed = 0;
+  while (elapsed < min_seconds) {
+    for (size_t i = 0; i < batch; ++i) fn();
+    calls += batch;
+    batch *= 2;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  return static_cast<double>(calls) / elapsed;
+}
+
+struct Row {
+  std::string name;
+  double value = 0;
+  std::string unit;
+  std::string baseline;       // what the ratio compares against ("" when none)
+  double baseline_value = 0;  // in the same unit
+  std::string note;
+};
+
+class Report {
+ public:
+  explicit Report(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) json_ = json_ || std::strcmp(argv[i], "--json") == 0;
+  }
+  bool json() const { return json_; }
+  void add(Row r) { rows_.push_back(std::move(r)); }
+
+  void print() const {
+    if (json_) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const Row& r : rows_) {
+        nlohmann::json j = {{"name", r.name}, {"value", r.value}, {"unit", r.unit}};
+        if (!r.baseline.empty())
+          j.update({{"baseline", r.baseline}, {"baseline_value", r.baseline_value}, {"ratio", r.value / r.baseline_value}});
+        if (!r.note.empty()) j["note"] = r.note;
+        out.push_back(j);
+      }
+      std::printf("%s\n", out.dump(2).c_str());
+      return;
+    }
+    std::printf("%-30s %14s %-6s  %-26s %14s  %7s  %s\n", "benchmark", "value", "unit", "baseline (same run)", "baseline",
+                "ratio", "note");
+    for (const Row& r : rows_) {
+      if (r.baseline.empty())
+        std::printf("%-30s %14.2f %-6s  %-26s %14s  %7s  %s\n", r.name.c_str(), r.value, r.unit.c_str(), "-", "", "",
+                    r.note.c_str());
+      else
+        std::printf("%-30s %14.2f %-6s  %-26s %14.2f  %6.3fx  %s\n", r.name.c_str(), r.value, r.unit.c_str(),
+                    r.baseline.c_str(), r.baseline_value, r.value / r.baseline_value, r.note.c_str());
+    }
+  }
+
+ private:
+  bool json_ = false;
+  std::vector<Row> rows_;
+};
+
+}  // namespace dgrid::bench
