@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 
@@ -19,16 +20,17 @@ void on_signal(int) { g_stop = true; }
 
 void print_summary(const eth::DevnetInfo& info, const std::filesystem::path& dir) {
   const auto& c = info.contracts;
-  std::cout << "\ndgrid devnet ready\n"
-            << "  RPC URL         " << info.rpc_url << "\n"
-            << "  chain id        " << info.chain_id << "\n"
-            << "  Token (dUSD)    " << c.token.checksummed() << "\n"
-            << "  ProviderRegistry " << c.registry.checksummed() << "\n"
-            << "  TicketBroker    " << c.broker.checksummed() << "\n"
-            << "  Disputes        " << c.disputes.checksummed() << "\n"
-            << "  StorageMarket   " << c.storage.checksummed() << "\n"
-            << "  accounts        " << info.accounts.size() << " funded dev accounts (roles and keys in "
-            << (dir / "devnet.json").string() << ")\n";
+  auto row = [](const std::string& k, const std::string& v) { std::cout << "  " << std::left << std::setw(18) << k << v << "\n"; };
+  std::cout << "\ndgrid devnet ready\n";
+  row("RPC URL", info.rpc_url);
+  row("chain id", std::to_string(info.chain_id));
+  row("Token (dUSD)", c.token.checksummed());
+  row("ProviderRegistry", c.registry.checksummed());
+  row("TicketBroker", c.broker.checksummed());
+  row("Disputes", c.disputes.checksummed());
+  row("StorageMarket", c.storage.checksummed());
+  row("accounts", std::to_string(info.accounts.size()) + " funded dev accounts (roles and keys in " +
+                      (dir / "devnet.json").string() + ")");
 }
 
 }  // namespace
