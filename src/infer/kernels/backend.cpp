@@ -1,0 +1,143 @@
+// One CPU backend over a kernel table: the reference table on one thread, or the SIMD table
+// over a thread pool. Work is split only where each output value stays computed wholly by
+// one task in the canonical order (matmul rows, attention (token, head) pairs), so the
+// thread count never changes a bit.
+#include "infer/kernels/backend.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "infer/math.hpp"
+#include "infer/thread_pool.hpp"
+
+namespace dgrid::infer::kernels {
+
+namespace {
+
+// Below this many multiply-adds a matmul runs on the calling thread (waking workers
+// costs more than it saves); the split never changes results.
+constexpr size_t kMinParallelWork = 1 << 15;
+
+class TableBackend final : public Backend {
+ public:
+  TableBackend(const KernelTable& table, ThreadPool* pool) : k_(table), pool_(pool) {}
+
+  std::string_view name() const noexcept override { return k_.name; }
+
+  void matmul(const WeightView& w, const float* x, size_t n_tokens, float* y) const override {
+    const void* input = x;
+    thread_local std::vector<ActBlock> act;
+    if (is_quantized(w.format)) {
+      const size_t nb = w.cols / kBlock;
+      if (act.size() < n_tokens * nb) act.resize(n_tokens * nb);
+      for (size_t t = 0; t < n_tokens; ++t) quantize_act(x + t * w.cols, w.cols, act.data() + t * nb);
+      input = act.data();
+    }
+    const size_t threads = pool_ ? pool_->size() : 1;
+    if (threads == 1 || w.rows * w.cols * n_tokens < kMinParallelWork) {
+      k_.matmul_rows(w, input, n_tokens, y, w.rows, 0, w.rows);
+      return;
+    }
+    // Several chunks per thread balance uneven progress; chunk bounds never affect bits.
+    const size_t n_chunks = std::min(w.rows, threads * 4);
+    const size_t per = (w.rows + n_chunks - 1) / n_chunks;
+    pool_->run(n_chunks, [&](size_t c) {
+      const size_t begin = c * per;
+      const size_t end = std::min(w.rows, begin + per);
+      if (begin < end) k_.matmul_rows(w, input, n_tokens, y, w.rows, begin, end);
+    });
+  }
+
+  void rmsnorm(const float* x, const float* weight, size_t n, size_t n_tokens, float eps,
+               float* out) const override {
+    for (size_t t = 0; t < n_tokens; ++t) {
+      const float* xt = x + t * n;
+      float* ot = out + t * n;
+      const float mean = k_.dot_f32(xt, xt, n) / static_cast<float>(n);
+      const float scale = 1.0f / std::sqrt(mean + eps);  // sqrt is correctly rounded (IEEE)
+      for (size_t i = 0; i < n; ++i) ot[i] = (xt[i] * scale) * weight[i];
+    }
+  }
+
+  void rope(float* x, size_t n_tokens, size_t n_heads, size_t head_dim,
+            const float* cos_sin) const override {
+    const size_t half = head_dim / 2;
+    for (size_t t = 0; t < n_tokens; ++t) {
+      const float* cs = cos_sin + t * half * 2;
+      for (size_t h = 0; h < n_heads; ++h) {
+        float* v = x + (t * n_heads + h) * head_dim;
+        for (size_t i = 0; i < half; ++i) {
+          const float c = cs[2 * i];
+          const float s = cs[2 * i + 1];
+          const float x0 = v[2 * i];
+          const float x1 = v[2 * i + 1];
+          v[2 * i] = x0 * c - x1 * s;
+          v[2 * i + 1] = x0 * s + x1 * c;
+        }
+      }
+    }
+  }
+
+  void attention(const AttentionArgs& a) const override {
+    const size_t tasks = a.n_tokens * a.n_heads;
+    auto one = [&](size_t task) { attend(a, task / a.n_heads, task % a.n_heads); };
+    if (pool_ && pool_->size() > 1 && tasks > 1) {
+      pool_->run(tasks, one);
+    } else {
+      for (size_t i = 0; i < tasks; ++i) one(i);
+    }
+  }
+
+  void silu_mul(float* g, const float* u, size_t n) const override {
+    for (size_t i = 0; i < n; ++i) g[i] = math::silu_f32(g[i]) * u[i];
+  }
+
+  void add(float* x, const float* y, size_t n) const override {
+    for (size_t i = 0; i < n; ++i) x[i] = x[i] + y[i];
+  }
+
+ private:
+  // One (token, head): scores in canonical dot order times 1/sqrt(head_dim), softmax with
+  // the engine's exp and the canonical sum, then the V rows accumulated in position order.
+  void attend(const AttentionArgs& a, size_t t, size_t h) const {
+    const size_t hd = a.head_dim;
+    const size_t kv_stride = a.n_kv_heads * hd;
+    const size_t g = h / (a.n_heads / a.n_kv_heads);
+    const size_t n_pos = a.pos0 + t + 1;
+    const float* q = a.q + (t * a.n_heads + h) * hd;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    thread_local std::vector<float> scores;
+    if (scores.size() < n_pos) scores.resize(n_pos);
+    float m = -INFINITY;
+    for (size_t j = 0; j < n_pos; ++j) {
+      const float s = k_.dot_f32(q, a.k_cache + j * kv_stride + g * hd, hd) * scale;
+      scores[j] = s;
+      if (s > m) m = s;
+    }
+    for (size_t j = 0; j < n_pos; ++j) scores[j] = math::exp_f32(scores[j] - m);
+    const float sum = k_.sum_f32(scores.data(), n_pos);
+    float* out = a.out + (t * a.n_heads + h) * hd;
+    std::fill(out, out + hd, 0.0f);
+    for (size_t j = 0; j < n_pos; ++j) {
+      const float p = scores[j] / sum;
+      const float* v = a.v_cache + j * kv_stride + g * hd;
+      for (size_t i = 0; i < hd; ++i) out[i] = out[i] + p * v[i];
+    }
+  }
+
+  const KernelTable& k_;
+  ThreadPool* pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_reference_backend() {
+  return std::make_unique<TableBackend>(reference_kernels(), nullptr);
+}
+
+std::unique_ptr<Backend> make_cpu_backend(ThreadPool* pool) {
+  return std::make_unique<TableBackend>(simd_kernels(), pool);
+}
+
+}  // namespace dgrid::infer::kernels

@@ -1,0 +1,229 @@
+// Every optimized kernel must equal the reference kernel bit for bit, on every Highway
+// target compiled in and supported by this CPU (docs/determinism.md).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "infer/fp16.hpp"
+#include "infer/kernels/backend.hpp"
+#include "infer/kernels/kernels.hpp"
+#include "infer/math.hpp"
+#include "infer/thread_pool.hpp"
+
+namespace dgrid::infer::kernels {
+namespace {
+
+std::vector<float> random_floats(std::mt19937& rng, size_t n, float scale = 1.0f) {
+  // Mixed magnitudes so that rounding differs between summation orders.
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::uniform_int_distribution<int> ex(-6, 6);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng) * scale * static_cast<float>(1 << (ex(rng) + 6)) / 64.0f;
+  return v;
+}
+
+std::vector<uint8_t> random_weights(std::mt19937& rng, WeightFormat f, size_t rows, size_t cols) {
+  std::vector<uint8_t> w(row_bytes(f, cols) * rows);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  switch (f) {
+    case WeightFormat::f32: {
+      auto v = random_floats(rng, rows * cols);
+      std::memcpy(w.data(), v.data(), w.size());
+      break;
+    }
+    case WeightFormat::f16:
+      for (size_t i = 0; i < rows * cols; ++i) {
+        const uint16_t h = fp32_to_fp16(nd(rng) * 10.0f);
+        std::memcpy(w.data() + 2 * i, &h, 2);
+      }
+      break;
+    case WeightFormat::q8_0:
+    case WeightFormat::q4_0: {
+      const size_t bytes = f == WeightFormat::q8_0 ? kQ8_0Bytes : kQ4_0Bytes;
+      for (size_t b = 0; b < w.size() / bytes; ++b) {
+        const uint16_t d = fp32_to_fp16(nd(rng));
+        std::memcpy(w.data() + b * bytes, &d, 2);
+        for (size_t i = 2; i < bytes; ++i) w[b * bytes + i] = static_cast<uint8_t>(byte(rng));
+        // Include the extreme int8 values (-128 never comes from ggml, but a file may hold it).
+        if (f == WeightFormat::q8_0 && b % 7 == 0) w[b * bytes + 2] = 0x80;
+      }
+      break;
+    }
+  }
+  return w;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+class EveryTarget : public ::testing::Test {
+ protected:
+  void TearDown() override { force_simd_target(0); }
+  template <class Fn>
+  void for_each_target(Fn fn) {
+    const auto targets = simd_targets();
+    ASSERT_FALSE(targets.empty());
+    std::string names;
+    for (int64_t t : targets) {
+      force_simd_target(t);
+      const std::string name = simd_target_name();
+      names += name + " ";
+      SCOPED_TRACE("target " + name);
+      fn();
+    }
+    force_simd_target(0);
+    std::printf("[ targets  ] %s\n", names.c_str());
+  }
+};
+
+const size_t kSizes[] = {0, 1, 3, 8, 15, 16, 17, 31, 32, 33, 64, 100, 172, 255, 256, 1000, 4096};
+
+TEST_F(EveryTarget, DotAndSumF32MatchReference) {
+  std::mt19937 rng(1);
+  for_each_target([&] {
+    for (size_t n : kSizes) {
+      auto a = random_floats(rng, n + 1);
+      auto b = random_floats(rng, n + 1);
+      // Odd offset: unaligned inputs, as rows inside a mmap may be.
+      const float r = reference_kernels().dot_f32(a.data() + 1, b.data() + 1, n);
+      const float s = simd_kernels().dot_f32(a.data() + 1, b.data() + 1, n);
+      EXPECT_EQ(std::memcmp(&r, &s, 4), 0) << "dot n=" << n << " " << r << " vs " << s;
+      const float rs = reference_kernels().sum_f32(a.data(), n);
+      const float ss = simd_kernels().sum_f32(a.data(), n);
+      EXPECT_EQ(std::memcmp(&rs, &ss, 4), 0) << "sum n=" << n;
+    }
+  });
+}
+
+TEST_F(EveryTarget, MatmulRowsMatchReferenceForEveryFormat) {
+  std::mt19937 rng(2);
+  const WeightFormat formats[] = {WeightFormat::f32, WeightFormat::f16, WeightFormat::q8_0,
+                                  WeightFormat::q4_0};
+  for_each_target([&] {
+    for (WeightFormat f : formats) {
+      for (size_t cols : {32ul, 64ul, 96ul, 512ul, 544ul, 1024ul, 4096ul}) {
+        const size_t rows = 7;
+        const size_t n_tokens = 3;
+        auto w = random_weights(rng, f, rows, cols);
+        auto x = random_floats(rng, n_tokens * cols);
+        std::vector<ActBlock> act(n_tokens * cols / kBlock);
+        const void* input = x.data();
+        if (is_quantized(f)) {
+          for (size_t t = 0; t < n_tokens; ++t)
+            quantize_act(x.data() + t * cols, cols, act.data() + t * cols / kBlock);
+          input = act.data();
+        }
+        const WeightView view{f, w.data(), rows, cols};
+        std::vector<float> yr(rows * n_tokens), ys(rows * n_tokens, -1.0f);
+        reference_kernels().matmul_rows(view, input, n_tokens, yr.data(), rows, 0, rows);
+        simd_kernels().matmul_rows(view, input, n_tokens, ys.data(), rows, 0, rows);
+        EXPECT_TRUE(same_bits(yr, ys)) << "format " << static_cast<int>(f) << " cols " << cols;
+        // A sub-range of rows writes exactly those rows, with the same bits.
+        std::vector<float> yp(rows * n_tokens, -1.0f);
+        simd_kernels().matmul_rows(view, input, n_tokens, yp.data(), rows, 2, 5);
+        for (size_t t = 0; t < n_tokens; ++t)
+          for (size_t r = 0; r < rows; ++r) {
+            const bool inside = r >= 2 && r < 5;
+            const float want = inside ? yr[t * rows + r] : -1.0f;
+            EXPECT_EQ(std::memcmp(&yp[t * rows + r], &want, 4), 0);
+          }
+      }
+    }
+  });
+}
+
+TEST(Kernels, ReferenceDotFollowsTheDocumentedLaneOrder) {
+  // 16 lanes, element i into lane i mod 16, then lane l += lane l+8, +4, +2, +1: with
+  // these values the sequential sum would differ (1e8 absorbs the ones).
+  std::vector<float> a(32, 1.0f), b(32, 1.0f);
+  a[0] = 1e8f;
+  a[16] = -1e8f;
+  float lanes[16] = {};
+  for (size_t i = 0; i < 32; ++i) lanes[i % 16] += a[i] * b[i];
+  const float expect = lane_tree(lanes);
+  EXPECT_EQ(reference_kernels().dot_f32(a.data(), b.data(), 32), expect);
+  EXPECT_EQ(expect, 30.0f);  // lane 0 cancels exactly; 15 lanes of 2
+}
+
+TEST(Kernels, QuantizeActRoundsHalfAwayFromZero) {
+  std::vector<float> x(32, 0.0f);
+  x[0] = 127.0f;  // d = 1, so q = round(x)
+  x[1] = 2.5f;
+  x[2] = -2.5f;
+  x[3] = 0.49999997f;
+  x[4] = -126.5f;
+  ActBlock blk{};
+  quantize_act(x.data(), 32, &blk);
+  EXPECT_EQ(blk.d, 1.0f);
+  EXPECT_EQ(blk.qs[0], 127);
+  EXPECT_EQ(blk.qs[1], 3);
+  EXPECT_EQ(blk.qs[2], -3);
+  EXPECT_EQ(blk.qs[3], 0);
+  EXPECT_EQ(blk.qs[4], -127);
+  std::vector<float> zeros(32, 0.0f);
+  quantize_act(zeros.data(), 32, &blk);
+  EXPECT_EQ(blk.d, 0.0f);
+  for (int8_t q : blk.qs) EXPECT_EQ(q, 0);
+}
+
+TEST(Backends, CpuBackendEqualsReferenceAtAnyThreadCount) {
+  std::mt19937 rng(3);
+  auto ref = make_reference_backend();
+  for (size_t threads : {1ul, 2ul, 3ul, 4ul}) {
+    ThreadPool pool(threads);
+    auto cpu = make_cpu_backend(&pool);
+    for (WeightFormat f : {WeightFormat::f32, WeightFormat::q8_0, WeightFormat::q4_0}) {
+      const size_t rows = 300, cols = 256, n_tokens = 5;
+      auto w = random_weights(rng, f, rows, cols);
+      auto x = random_floats(rng, n_tokens * cols);
+      const WeightView view{f, w.data(), rows, cols};
+      std::vector<float> yr(rows * n_tokens), yc(rows * n_tokens);
+      ref->matmul(view, x.data(), n_tokens, yr.data());
+      cpu->matmul(view, x.data(), n_tokens, yc.data());
+      EXPECT_TRUE(same_bits(yr, yc)) << "threads " << threads;
+    }
+    // Attention over a cache of 37 positions, 4 tokens, GQA 6 heads over 2 KV heads.
+    const size_t hd = 24, nh = 6, nkv = 2, pos0 = 33, nt = 4, ctx = pos0 + nt;
+    auto q = random_floats(rng, nt * nh * hd);
+    auto kc = random_floats(rng, ctx * nkv * hd);
+    auto vc = random_floats(rng, ctx * nkv * hd);
+    std::vector<float> or_(nt * nh * hd), oc(nt * nh * hd);
+    AttentionArgs args{q.data(), kc.data(), vc.data(), or_.data(), nt, nh, nkv, hd, pos0};
+    ref->attention(args);
+    args.out = oc.data();
+    cpu->attention(args);
+    EXPECT_TRUE(same_bits(or_, oc)) << "attention, threads " << threads;
+    auto xs = random_floats(rng, 3 * 100);
+    auto ws = random_floats(rng, 100);
+    std::vector<float> nr(300), nc(300);
+    ref->rmsnorm(xs.data(), ws.data(), 100, 3, 1e-5f, nr.data());
+    cpu->rmsnorm(xs.data(), ws.data(), 100, 3, 1e-5f, nc.data());
+    EXPECT_TRUE(same_bits(nr, nc));
+  }
+}
+
+TEST(Backends, AttentionOfOneTokenInABatchEqualsItAlone) {
+  // Batch invariance at the kernel level: token t of a batch sees the same bits as when
+  // it is processed alone at the same position.
+  std::mt19937 rng(4);
+  ThreadPool pool(3);
+  auto cpu = make_cpu_backend(&pool);
+  const size_t hd = 16, nh = 4, nkv = 4, pos0 = 10, nt = 6, ctx = pos0 + nt;
+  auto q = random_floats(rng, nt * nh * hd);
+  auto kc = random_floats(rng, ctx * nkv * hd);
+  auto vc = random_floats(rng, ctx * nkv * hd);
+  std::vector<float> all(nt * nh * hd);
+  cpu->attention({q.data(), kc.data(), vc.data(), all.data(), nt, nh, nkv, hd, pos0});
+  for (size_t t = 0; t < nt; ++t) {
+    std::vector<float> one(nh * hd);
+    cpu->attention({q.data() + t * nh * hd, kc.data(), vc.data(), one.data(), 1, nh, nkv, hd, pos0 + t});
+    EXPECT_EQ(std::memcmp(one.data(), all.data() + t * nh * hd, one.size() * 4), 0) << "token " << t;
+  }
+}
+
+}  // namespace
+}  // namespace dgrid::infer::kernels
