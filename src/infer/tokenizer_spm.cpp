@@ -1,0 +1,103 @@
+// SentencePiece-style encoding as llama.cpp's llm_tokenizer_spm does it: spaces become "▁",
+// the text is split into UTF-8 characters, and adjacent symbols are merged greedily, always
+// the pair whose merged text is the highest-scoring token (ties: the leftmost pair), until
+// no adjacent pair forms a token. Symbols left that are not tokens fall back to byte tokens.
+//
+// Work bound: every merge removes one symbol and queues at most two pairs, and a pair longer
+// than the longest token is never looked up, so the cost is O(n log n) in the text length
+// with O(max_token_len) per look-up.
+#include <queue>
+
+#include "infer/tokenizer.hpp"
+#include "infer/utf8.hpp"
+
+namespace dgrid::infer {
+namespace {
+
+struct Symbol {
+  int32_t prev;
+  int32_t next;
+  uint32_t start;  // byte offset in the escaped text; a symbol is always contiguous
+  uint32_t n;      // 0 once merged into its left neighbour
+};
+
+struct Bigram {
+  int32_t left;
+  int32_t right;
+  float score;
+  uint32_t size;
+};
+
+struct BigramOrder {
+  bool operator()(const Bigram& a, const Bigram& b) const noexcept {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  }
+};
+
+}  // namespace
+
+Result<void> Tokenizer::encode_spm(std::string_view raw, std::vector<uint32_t>& out) const {
+  std::string text;
+  text.reserve(raw.size() + raw.size() / 4);
+  for (char c : raw) {
+    if (c == ' ')
+      text.append("\xE2\x96\x81");
+    else
+      text.push_back(c);
+  }
+  if (text.size() >= INT32_MAX) return fail(Errc::invalid_argument, "text too long to tokenize");
+
+  // Ill-formed bytes form symbols of their own (llama.cpp trusts the lead byte instead);
+  // they are never tokens, so they end up as byte tokens and decode back exactly.
+  std::vector<Symbol> symbols;
+  symbols.reserve(text.size());
+  for (size_t offs = 0; offs < text.size();) {
+    const uint32_t len = utf8::next(text, offs).len;
+    const auto index = static_cast<int32_t>(symbols.size());
+    symbols.push_back({index - 1, offs + len == text.size() ? -1 : index + 1,
+                       static_cast<uint32_t>(offs), len});
+    offs += len;
+  }
+
+  std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
+  auto try_add = [&](int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const uint32_t size = symbols[left].n + symbols[right].n;
+    if (size > max_token_len_) return;
+    auto id = lookup(std::string_view(text).substr(symbols[left].start, size));
+    if (!id) return;
+    queue.push({left, right, scores_[*id], size});
+  };
+  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
+
+  while (!queue.empty()) {
+    const Bigram b = queue.top();
+    queue.pop();
+    Symbol& l = symbols[b.left];
+    Symbol& r = symbols[b.right];
+    // Symbols only grow or vanish, so an unchanged total size means the pair is current.
+    if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;
+    l.n += r.n;
+    r.n = 0;
+    l.next = r.next;
+    if (r.next >= 0) symbols[r.next].prev = b.left;
+    try_add(l.prev, b.left);
+    try_add(b.left, l.next);
+  }
+
+  for (int32_t i = symbols.empty() ? -1 : 0; i != -1; i = symbols[i].next) {
+    const std::string_view piece = std::string_view(text).substr(symbols[i].start, symbols[i].n);
+    if (auto id = lookup(piece)) {
+      out.push_back(*id);
+      continue;
+    }
+    for (char c : piece) {
+      auto id = byte_token(static_cast<uint8_t>(c));
+      if (!id) return std::unexpected(id.error());
+      out.push_back(*id);
+    }
+  }
+  return {};
+}
+
+}  // namespace dgrid::infer
