@@ -119,6 +119,17 @@ TEST(TokenizerStories, RoundTrips) {
   }
 }
 
+// A "▁" typed in the text is not a space: it is written as byte tokens (a documented
+// difference from SentencePiece, which would decode it as " ").
+TEST(TokenizerStories, LiteralSpaceMarkRoundTrips) {
+  DGRID_SHARED_OR_SKIP(path, "models/stories260K.gguf");
+  const Tokenizer t = load_stories(path);
+  EXPECT_EQ(*t.encode("\xE2\x96\x81", false), (Ids{410, 3 + 0xE2, 3 + 0x96, 3 + 0x81}));
+  for (std::string s : {"a\xE2\x96\x81" "b", "\xE2\x96\x81\xE2\x96\x81 the", "x \xE2\x96\x81"}) {
+    EXPECT_EQ(*t.decode(*t.encode(s, true)), s);
+  }
+}
+
 TEST(TokenizerStories, IllFormedInputBytesFallBackToBytes) {
   DGRID_SHARED_OR_SKIP(path, "models/stories260K.gguf");
   const Tokenizer t = load_stories(path);
