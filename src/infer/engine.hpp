@@ -35,13 +35,13 @@ enum class FinishReason : uint8_t { stop, length, cancelled };
 std::string_view finish_reason_name(FinishReason r) noexcept;
 
 struct GenerateRequest {
-  std::vector<uint32_t> prompt;  // token ids; empty: BOS alone
+  std::vector<uint32_t> prompt = {};  // token ids; empty: BOS alone
   uint32_t max_tokens = 256;
   float temperature = 0.0f;
   uint32_t top_k = 0;
   float top_p = 1.0f;
   uint64_t seed = 0;
-  std::vector<std::string> stop;  // stop sequences, matched on the decoded text
+  std::vector<std::string> stop = {};  // stop sequences, matched on the decoded text
 };
 
 struct Timings {
