@@ -34,7 +34,8 @@ std::string quoted(std::string_view s, size_t max_chars) {
   return out + "\"";
 }
 
-std::string number_text(double v) {
+template <class F>
+std::string number_text(F v) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
@@ -219,7 +220,8 @@ std::string GgufValue::summary(size_t max_chars) const {
   switch (type_) {
     case GgufType::STRING: return quoted(str_, max_chars);
     case GgufType::BOOL: return bits_ ? "true" : "false";
-    case GgufType::F32: case GgufType::F64: return number_text(*as_float());
+    case GgufType::F32: return number_text(static_cast<float>(*as_float()));  // shortest float form
+    case GgufType::F64: return number_text(*as_float());
     case GgufType::ARRAY: {
       std::string out = "[" + std::to_string(array_size()) + " x " + std::string(gguf_type_name(array_type()));
       for (uint64_t i = 0; i < array_size(); ++i) {
