@@ -124,6 +124,13 @@ Result<void> Tokenizer::init(VocabSpec spec) {
         break;
     }
   }
+  words_split_ = model_ == TokenizerModel::spm;
+  for (const auto& [text, id] : mergeable_) {
+    (void)id;
+    size_t p = 0;  // past the leading run of "▁"
+    while (std::string_view(text).substr(p).starts_with(kSpmSpace)) p += kSpmSpace.size();
+    if (text.find(kSpmSpace, p) != std::string::npos) words_split_ = false;
+  }
   // Longest first, so "<|im_start|>" wins over a shorter special that is its prefix.
   std::stable_sort(specials_.begin(), specials_.end(), [&](uint32_t a, uint32_t b) {
     return tokens_[a].size() > tokens_[b].size();

@@ -143,6 +143,7 @@ class Tokenizer {
   bool add_bos_ = true;
   bool add_space_prefix_ = true;
   size_t max_token_len_ = 0;
+  bool words_split_ = false;  // spm: no mergeable token has "▁" after another character
   ChatFamily chat_family_ = ChatFamily::plain;
 
   friend class StreamDecoder;

@@ -81,22 +81,39 @@ Result<void> Tokenizer::encode_spm(std::string_view raw, std::vector<uint32_t>& 
     if (!id) return;
     queue.push({left, right, scores_[*id], size});
   };
-  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
-
-  while (!queue.empty()) {
-    const Bigram b = queue.top();
-    queue.pop();
-    Symbol& l = symbols[b.left];
-    Symbol& r = symbols[b.right];
-    // Symbols only grow or vanish, so an unchanged total size means the pair is current.
-    if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;
-    l.n += r.n;
-    r.n = 0;
-    l.next = r.next;
-    if (r.next >= 0) symbols[r.next].prev = b.left;
-    try_add(l.prev, b.left);
-    try_add(b.left, l.next);
+  auto merge = [&](int32_t begin, int32_t end) {  // symbols [begin, end)
+    for (int32_t i = begin + 1; i < end; ++i) try_add(i - 1, i);
+    while (!queue.empty()) {
+      const Bigram b = queue.top();
+      queue.pop();
+      Symbol& l = symbols[b.left];
+      Symbol& r = symbols[b.right];
+      // Symbols only grow or vanish, so an unchanged total size means the pair is current.
+      if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;
+      l.n += r.n;
+      r.n = 0;
+      l.next = r.next;
+      if (r.next >= 0) symbols[r.next].prev = b.left;
+      try_add(l.prev, b.left);
+      try_add(b.left, l.next);
+    }
+  };
+  // When no token has "▁" after another character (SentencePiece's split_by_whitespace
+  // vocabularies), no merge can cross the start of a word, so each word is merged on its own:
+  // the same result with a small, cache-resident queue. Pairs reaching into the previous
+  // word are still offered by try_add but are never tokens.
+  const auto is_space = [&](int32_t i) {
+    return !symbols[i].literal && std::string_view(text).substr(symbols[i].start, symbols[i].n) == kSpace;
+  };
+  const auto count = static_cast<int32_t>(symbols.size());
+  int32_t begin = 0;
+  for (int32_t i = 1; i < count && words_split_; ++i) {
+    if (is_space(i) && !is_space(i - 1)) {
+      merge(begin, i);
+      begin = i;
+    }
   }
+  merge(begin, count);
 
   for (int32_t i = symbols.empty() ? -1 : 0; i != -1; i = symbols[i].next) {
     const std::string_view piece = std::string_view(text).substr(symbols[i].start, symbols[i].n);
