@@ -153,36 +153,47 @@ HWY_INLINE __m128i FourIsums(const uint8_t* w, size_t bytes, const ActBlock* x) 
 }
 
 template <bool kQ4>
+HWY_INLINE int32_t OneIsum(const uint8_t* blk, const ActBlock& x) {
+  const __m256i p = BlockPartials<kQ4>(blk, x.qs);
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+  s = _mm_hadd_epi32(s, s);
+  s = _mm_hadd_epi32(s, s);
+  return _mm_cvtsi128_si32(s);
+}
+
+// Lanes 4g .. 4g+3 += scale * isum for the 4 blocks starting at w / x.
+template <bool kQ4>
+HWY_INLINE __m128 FourContributions(const uint8_t* w, const ActBlock* x) {
+  constexpr size_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  const __m128i isum = FourIsums<kQ4>(w, kBytes, x);
+  alignas(16) uint16_t dw[8] = {};
+  alignas(16) float dx[4];
+  for (size_t j = 0; j < 4; ++j) {
+    std::memcpy(&dw[j], w + j * kBytes, 2);
+    dx[j] = x[j].d;
+  }
+  const __m128 dwf = _mm_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dw)));
+  const __m128 scale = _mm_mul_ps(dwf, _mm_load_ps(dx));
+  return _mm_mul_ps(scale, _mm_cvtepi32_ps(isum));
+}
+
+template <bool kQ4>
 HWY_INLINE float DotQuant(const uint8_t* HWY_RESTRICT w, const ActBlock* HWY_RESTRICT x,
                           size_t nb) {
   constexpr size_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
-  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  // acc[g] holds canonical lanes 4g .. 4g+3; block b goes to lane b mod 16.
+  __m128 acc[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
   size_t b = 0;
-  for (; b + kLanes <= nb; b += kLanes) {
-    for (size_t h = 0; h < 2; ++h) {
-      const size_t b0 = b + 8 * h;
-      const uint8_t* wb = w + b0 * kBytes;
-      const __m256i isum = _mm256_set_m128i(FourIsums<kQ4>(wb + 4 * kBytes, kBytes, x + b0 + 4),
-                                            FourIsums<kQ4>(wb, kBytes, x + b0));
-      alignas(32) uint16_t dw[8];
-      alignas(32) float dx[8];
-      for (size_t j = 0; j < 8; ++j) {
-        std::memcpy(&dw[j], wb + j * kBytes, 2);
-        dx[j] = x[b0 + j].d;
-      }
-      const __m256 dwf = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dw)));
-      const __m256 scale = _mm256_mul_ps(dwf, _mm256_load_ps(dx));
-      acc[h] = _mm256_add_ps(acc[h], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum)));
-    }
+  for (; b + 4 <= nb; b += 4) {
+    const size_t g = (b / 4) % 4;
+    acc[g] = _mm_add_ps(acc[g], FourContributions<kQ4>(w + b * kBytes, x + b));
   }
-  alignas(32) float lanes[kLanes];
-  _mm256_store_ps(lanes, acc[0]);
-  _mm256_store_ps(lanes + 8, acc[1]);
-  for (size_t j = 0; b + j < nb; ++j) {
-    const uint8_t* blk = w + (b + j) * kBytes;
-    const float c = (fp16_to_fp32(LoadU16(blk)) * x[b + j].d) *
-                    static_cast<float>(BlockIsum<kQ4>(blk, x[b + j]));
-    lanes[j] = lanes[j] + c;
+  alignas(16) float lanes[kLanes];
+  for (size_t g = 0; g < 4; ++g) _mm_store_ps(lanes + 4 * g, acc[g]);
+  for (; b < nb; ++b) {
+    const uint8_t* blk = w + b * kBytes;
+    const float c = (fp16_to_fp32(LoadU16(blk)) * x[b].d) * static_cast<float>(OneIsum<kQ4>(blk, x[b]));
+    lanes[b % kLanes] = lanes[b % kLanes] + c;
   }
   return lane_tree(lanes);
 }
