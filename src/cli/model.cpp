@@ -20,7 +20,7 @@ using infer::GgufFile;
 using infer::GgufType;
 using infer::GgufValue;
 
-constexpr uint64_t kProgressAbove = 256ull << 20;  // files this big get a progress line
+constexpr uint64_t kProgressAbove = 64ull << 20;  // work on files this big shows progress
 constexpr uint64_t kJsonArrayItems = 32;           // array values listed in JSON (length always given)
 
 std::string with_commas(uint64_t v) {
@@ -44,6 +44,7 @@ class ProgressLine {
  public:
   explicit ProgressLine(std::string label) : label_(std::move(label)), start_(std::chrono::steady_clock::now()) {}
   void update(uint64_t done, uint64_t total) {
+    if (total < kProgressAbove) return;
     const int pct = total ? static_cast<int>(done * 100 / total) : 100;
     if (pct < next_pct_ && done != total) return;
     next_pct_ = pct + 5;
@@ -63,12 +64,11 @@ class ProgressLine {
 std::string file_sha256(const GgufFile& f) {
   crypto::Sha256 h;
   const ByteView all = f.bytes();
-  const bool show = all.size() > kProgressAbove;
   ProgressLine line("hashing");
   constexpr size_t kStep = 64 << 20;
   for (size_t pos = 0; pos < all.size(); pos += kStep) {
     h.update(all.subspan(pos, std::min(kStep, all.size() - pos)));
-    if (show) line.update(std::min(pos + kStep, all.size()), all.size());
+    line.update(std::min(pos + kStep, all.size()), all.size());
   }
   return to_hex(h.finalize(), /*prefix=*/false);
 }
