@@ -7,6 +7,8 @@
 //   project as bench/README.md describes. --models-dir: where synthetic models are generated
 //   on first use (default: bench-models/ beside the build directory, e.g. build/bench-models). The real model comes
 //   from ../shared (env DGRID_SHARED_DIR overrides); synthetic models reuse its tokenizer.
+#include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,25 +46,44 @@ constexpr uint32_t kThreadCounts[] = {1, 2};
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
 // ---- memory bandwidth: the bound that generation of a large model cannot beat ----
 
-// Best of `passes` reads of a buffer much larger than the last-level cache, split over
-// `threads` contiguous slices; bytes/s.
+// Sums `streams` equal parts of [p, p + n) side by side (more reads in flight, as a matmul
+// over several weight rows has).
+template <int kStreams>
+uint64_t sum_streams(const uint64_t* p, size_t n) {
+  const size_t per = n / kStreams;
+  uint64_t acc[kStreams][4] = {};  // independent chains: loads, not adds, limit
+  for (size_t i = 0; i + 4 <= per; i += 4)
+    for (int s = 0; s < kStreams; ++s) {
+      const uint64_t* q = p + s * per + i;
+      acc[s][0] += q[0], acc[s][1] += q[1], acc[s][2] += q[2], acc[s][3] += q[3];
+    }
+  uint64_t t = 0;
+  for (const auto& a : acc) t += a[0] + a[1] + a[2] + a[3];
+  return t;
+}
+
+// Best of `passes` reads of `buf` (much larger than the last-level cache) split over
+// `threads` contiguous slices, each read as 1 and as 4 streams; bytes/s.
 double measure_bandwidth(const std::vector<uint64_t>& buf, unsigned threads, int passes) {
   double best = 0;
-  for (int p = 0; p < passes; ++p) {
+  for (int p = 0; p < 2 * passes; ++p) {
     std::atomic<uint64_t> total{0};
     std::vector<std::thread> pool;
     const size_t per = buf.size() / threads;
     const auto t0 = Clock::now();
-    for (unsigned t = 0; t < threads; ++t) {
+    for (unsigned t = 0; t < threads; ++t)
       pool.emplace_back([&, t] {
-        const uint64_t* p0 = buf.data() + t * per;
-        uint64_t a = 0, b = 0, c = 0, d = 0;  // independent chains: loads, not adds, limit
-        for (size_t i = 0; i + 4 <= per; i += 4) a += p0[i], b += p0[i + 1], c += p0[i + 2], d += p0[i + 3];
-        total += a + b + c + d;
+        const uint64_t* slice = buf.data() + t * per;
+        total += p % 2 ? sum_streams<4>(slice, per) : sum_streams<1>(slice, per);
       });
-    }
     for (auto& th : pool) th.join();
     const double s = seconds_since(t0);
     dgrid::bench::sink(total.load());
@@ -119,7 +140,10 @@ struct LlamaBenchResult {
   std::string error;
 };
 
-LlamaBenchResult run_llama_bench(const std::string& exe, const fs::path& model, uint32_t pp, uint32_t tg, int reps) {
+// Gives up after `limit_s` seconds (on an oversubscribed machine llama.cpp's spinning threads
+// can slow down by orders of magnitude).
+LlamaBenchResult run_llama_bench(const std::string& exe, const fs::path& model, uint32_t pp, uint32_t tg, int reps,
+                                 double limit_s) {
   LlamaBenchResult out;
   std::vector<std::string> args = {exe, "-m", model.string(), "-t", "1,2", "-p", std::to_string(pp),
                                    "-n", std::to_string(tg), "-r", std::to_string(reps), "-o", "json"};
@@ -141,12 +165,26 @@ LlamaBenchResult run_llama_bench(const std::string& exe, const fs::path& model, 
   close(fds[1]);
   std::string text;
   char chunk[4096];
-  for (ssize_t n; (n = read(fds[0], chunk, sizeof chunk)) > 0;) text.append(chunk, static_cast<size_t>(n));
+  const auto t0 = Clock::now();
+  bool timed_out = false;
+  for (;;) {
+    const double left = limit_s - seconds_since(t0);
+    pollfd pfd{fds[0], POLLIN, 0};
+    if (left <= 0 || poll(&pfd, 1, static_cast<int>(left * 1000) + 1) == 0) {
+      timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    const ssize_t n = read(fds[0], chunk, sizeof chunk);
+    if (n <= 0) break;
+    text.append(chunk, static_cast<size_t>(n));
+  }
   close(fds[0]);
   int status = 0;
   rusage ru{};
   wait4(pid, &status, 0, &ru);
   out.peak_rss = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+  if (timed_out) return out.error = "llama-bench gave up after " + fmt("%.0f", limit_s) + " s", out;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     return out.error = "llama-bench failed (exit " + std::to_string(WEXITSTATUS(status)) + ")", out;
   try {
@@ -273,12 +311,6 @@ std::string ensure_synthetic(const fs::path& dir, const std::string& preset, Ggm
   return {};
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -305,18 +337,17 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Bandwidth first, on a buffer 16x the last-level cache (at least 256 MiB), freed before any model loads.
+  // Bandwidth before and after the models (best of both: a busy machine only lowers it), on
+  // a buffer 16x the last-level cache (at least 256 MiB) that is freed before any model loads.
+  const uint64_t llc = last_level_cache_bytes();
+  const uint64_t bw_bytes = std::max<uint64_t>(quick ? 256ull << 20 : 16 * llc, 256ull << 20);
   double bw[3] = {};
-  {
-    const uint64_t llc = last_level_cache_bytes();
-    std::vector<uint64_t> buf(std::max<uint64_t>(quick ? 256ull << 20 : 16 * llc, 256ull << 20) / 8);
+  auto measure_all_bandwidth = [&] {
+    std::vector<uint64_t> buf(bw_bytes / 8);
     for (size_t i = 0; i < buf.size(); ++i) buf[i] = i;
-    for (uint32_t t : kThreadCounts) {
-      bw[t] = measure_bandwidth(buf, t, quick ? 3 : 5);
-      report.add({"memory bandwidth t" + std::to_string(t), bw[t] / 1e9, "GB/s", "", 0,
-                  "read " + fmt("%.0f", buf.size() * 8 / kMiB) + " MiB (LLC " + fmt("%.0f", llc / kMiB) + " MiB)"});
-    }
-  }
+    for (uint32_t t : kThreadCounts) bw[t] = std::max(bw[t], measure_bandwidth(buf, t, quick ? 2 : 4));
+  };
+  measure_all_bandwidth();
 
   const fs::path real = find_shared_model(argv[0]);
   std::vector<BenchModel> models;
@@ -356,19 +387,40 @@ int main(int argc, char** argv) {
     models.push_back({label, path, s.pp, s.tg, quick ? 1 : 2});
   }
 
-  const uint64_t llc = last_level_cache_bytes();
+  // Measure everything first (the bound needs the final bandwidth), then report.
+  struct ModelRun {
+    const BenchModel* model;
+    LlamaBenchResult llama;
+    std::optional<DgridResult> dgrid[3];  // by thread count
+  };
+  std::vector<ModelRun> runs;
   std::string llama_build;
   for (const BenchModel& m : models) {
     std::fprintf(stderr, "benchmarking %s (pp%u, tg%u) ...\n", m.label.c_str(), m.pp, m.tg);
-    LlamaBenchResult lb;
+    ModelRun& run = runs.emplace_back(ModelRun{&m, {}, {}});
     if (!llama_bench.empty()) {
-      lb = run_llama_bench(llama_bench, m.path, m.pp, m.tg, m.reps);
-      if (!lb.error.empty()) notes.push_back(m.label + ": " + lb.error);
-      if (!lb.build.empty()) llama_build = lb.build;
+      run.llama = run_llama_bench(llama_bench, m.path, m.pp, m.tg, m.reps, quick ? 30 : 180);
+      if (!run.llama.error.empty()) notes.push_back(m.label + ": " + run.llama.error);
+      if (!run.llama.build.empty()) llama_build = run.llama.build;
     }
-    auto baseline = [&](uint32_t t, bool gen, const std::string& what, Row row) {
-      auto it = lb.tok_s.find({t, gen});
-      if (it != lb.tok_s.end()) {
+    for (uint32_t t : kThreadCounts) {
+      std::string err;
+      run.dgrid[t] = run_dgrid(m.path, t, m.pp, m.tg, m.reps, err);
+      if (!run.dgrid[t]) notes.push_back(m.label + " t" + std::to_string(t) + ": " + err);
+    }
+  }
+  measure_all_bandwidth();
+
+  for (uint32_t t : kThreadCounts)
+    report.add({"memory bandwidth t" + std::to_string(t), bw[t] / 1e9, "GB/s", "", 0,
+                "best read of " + fmt("%.0f", bw_bytes / kMiB) + " MiB before/after (LLC " + fmt("%.0f", llc / kMiB) +
+                    " MiB)"});
+  for (const ModelRun& run : runs) {
+    const BenchModel& m = *run.model;
+    const LlamaBenchResult& lb = run.llama;
+    auto baseline = [&](uint32_t t, bool gen, const std::string& what, double value) {
+      Row row{m.label + " t" + std::to_string(t) + " " + what, value, "tok/s", "", 0, ""};
+      if (auto it = lb.tok_s.find({t, gen}); it != lb.tok_s.end()) {
         row.baseline = "llama.cpp " + what;
         row.baseline_value = it->second;
       } else {
@@ -377,27 +429,23 @@ int main(int argc, char** argv) {
       report.add(row);
     };
     uint64_t peak = 0, weights = 0, kv = 0, before = 0;
-    std::vector<uint32_t> first_tokens;
+    const std::vector<uint32_t>* first_tokens = nullptr;
     bool tokens_same = true;
     for (uint32_t t : kThreadCounts) {
-      std::string err;
-      auto r = run_dgrid(m.path, t, m.pp, m.tg, m.reps, err);
-      if (!r) {
-        notes.push_back(m.label + " t" + std::to_string(t) + ": " + err);
-        continue;
-      }
-      const std::string name = m.label + " t" + std::to_string(t);
-      baseline(t, false, "pp" + std::to_string(m.pp), {name + " pp" + std::to_string(m.pp), r->pp_tok_s, "tok/s", "", 0, ""});
-      baseline(t, true, "tg" + std::to_string(m.tg), {name + " tg" + std::to_string(m.tg), r->tg_tok_s, "tok/s", "", 0, ""});
+      const auto& r = run.dgrid[t];
+      if (!r) continue;
+      baseline(t, false, "pp" + std::to_string(m.pp), r->pp_tok_s);
+      baseline(t, true, "tg" + std::to_string(m.tg), r->tg_tok_s);
       const double bound = bw[t] / r->tg_bytes_per_token;
       std::string note = fmt("%.1f MiB read/token; aim >= 0.70x", r->tg_bytes_per_token / kMiB);
       if (r->tg_bytes_per_token < static_cast<double>(llc)) note = "fits in cache: DRAM bound does not apply";
       else if (r->tg_bytes_per_token < 2.0 * llc) note += " (partly cache-resident)";
-      auto lbt = lb.tok_s.find({t, true});
-      if (lbt != lb.tok_s.end()) note += "; llama.cpp at " + fmt("%.2fx", lbt->second / bound);
-      report.add({name + " tg vs bandwidth", r->tg_tok_s, "tok/s", "bandwidth bound", bound, note});
-      if (first_tokens.empty()) first_tokens = r->generated;
-      else tokens_same = tokens_same && first_tokens == r->generated;
+      if (auto it = lb.tok_s.find({t, true}); it != lb.tok_s.end())
+        note += "; llama.cpp at " + fmt("%.2fx", it->second / bound);
+      report.add({m.label + " t" + std::to_string(t) + " tg vs bandwidth", r->tg_tok_s, "tok/s", "bandwidth bound",
+                  bound, note});
+      if (!first_tokens) first_tokens = &r->generated;
+      else tokens_same = tokens_same && *first_tokens == r->generated;
       peak = std::max(peak, r->peak_rss);
       before = std::max(before, r->rss_before);
       weights = r->weight_bytes;
@@ -406,9 +454,11 @@ int main(int argc, char** argv) {
     if (weights == 0) continue;
     std::string mem_note = "aim <= 1.10x";
     if (peak == 0) mem_note = "peak RSS not measurable here (/proc/self/clear_refs)";
-    if (before) mem_note += "; " + fmt("%.1f MiB", before / kMiB) + " before loading";
+    if (peak) mem_note += "; peak " + fmt("%.1f MiB", peak / kMiB) + ", " + fmt("%.1f MiB", before / kMiB) + " before loading";
     if (lb.peak_rss) mem_note += "; llama-bench peak " + fmt("%.1f MiB", lb.peak_rss / kMiB);
-    report.add({m.label + " peak RSS", peak / kMiB, "MiB", "weights + KV cache", (weights + kv) / kMiB, mem_note});
+    // What loading and running the model added to the process (code and libraries excluded).
+    report.add({m.label + " peak RSS - before", (peak >= before ? peak - before : 0) / kMiB, "MiB", "weights + KV cache",
+                (weights + kv) / kMiB, mem_note});
     report.add({m.label + " greedy tokens t1 == t2", tokens_same ? 1.0 : 0.0, "bool", "", 0,
                 tokens_same ? "identical" : "DIFFERENT: determinism bug"});
   }
