@@ -14,31 +14,11 @@
 #include "core/u256.hpp"
 #include "crypto/address.hpp"
 #include "eth/http_client.hpp"
+#include "eth/rpc_json.hpp"
 
 namespace dgrid::eth {
 
 using crypto::Address;
-
-struct Log {
-  Address address;
-  std::vector<Hash32> topics;
-  Bytes data;
-  uint64_t block_number = 0;
-  Hash32 block_hash{};
-  Hash32 tx_hash{};
-  uint64_t log_index = 0;
-  bool removed = false;
-};
-
-struct Receipt {
-  Hash32 tx_hash{};
-  uint64_t block_number = 0;
-  bool success = false;
-  uint64_t gas_used = 0;
-  u256 effective_gas_price = 0;
-  std::optional<Address> contract_address;
-  std::vector<Log> logs;
-};
 
 struct CallRequest {
   std::optional<Address> from;
@@ -59,13 +39,6 @@ struct FeeSuggestion {
   u256 base_fee = 0;
   u256 max_priority_fee_per_gas = 0;
   u256 max_fee_per_gas = 0;  // 2 * base_fee + priority: survives several full blocks
-};
-
-struct BlockHeader {
-  uint64_t number = 0;
-  Hash32 hash{};
-  uint64_t timestamp = 0;
-  std::optional<u256> base_fee;
 };
 
 struct RpcOptions {
@@ -115,14 +88,5 @@ class RpcClient {
   HttpClient http_;
   std::atomic<uint64_t> next_id_{1};
 };
-
-// Strict decoders for JSON-RPC response fields, exposed for tests and fuzzing.
-Result<u256> json_quantity(const nlohmann::json& j, std::string_view field);
-Result<uint64_t> json_u64(const nlohmann::json& j, std::string_view field);
-Result<Bytes> json_data(const nlohmann::json& j, std::string_view field);
-Result<Hash32> json_hash(const nlohmann::json& j, std::string_view field);
-Result<Address> json_address(const nlohmann::json& j, std::string_view field);
-Result<Log> parse_log(const nlohmann::json& j);
-Result<Receipt> parse_receipt(const nlohmann::json& j);
 
 }  // namespace dgrid::eth
