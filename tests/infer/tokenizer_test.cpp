@@ -186,7 +186,10 @@ TEST(TokenizerStories, MatchesSentencePiece) {
               texts.end());
   in["texts"] = texts;
   auto res = test::run_node_script("tok_sentencepiece.mjs", {}, in.dump());
-  if (res.exit_code == 3) GTEST_SKIP() << "@sctg/sentencepiece-js not installed in tools/node_modules";
+  if (res.exit_code == 3) {
+    if (test::shared_required()) FAIL() << "@sctg/sentencepiece-js missing from tools/node_modules: run scripts/setup";
+    GTEST_SKIP() << "@sctg/sentencepiece-js not installed in tools/node_modules";
+  }
   ASSERT_EQ(res.exit_code, 0);
   const auto out = nlohmann::json::parse(res.out);
   for (size_t i = 0; i < texts.size(); ++i) {
