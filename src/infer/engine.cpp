@@ -27,7 +27,7 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     return fail(Errc::invalid_argument, "batch must be in [1, 65536], got " + std::to_string(options.batch));
   std::shared_ptr<Model> m(new Model());
   auto file = GgufFile::open(path);
-  if (!file) return std::unexpected(file.error().context(path.string()));
+  if (!file) return std::unexpected(file.error());  // GgufFile::open names the file already
   m->file_ = std::move(*file);
   auto weights = LlamaWeights::from_gguf(*m->file_);
   if (!weights) return std::unexpected(weights.error().context(path.string()));
