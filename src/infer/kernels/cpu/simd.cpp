@@ -121,6 +121,7 @@ HWY_INLINE int32_t BlockIsum(const uint8_t* blk, const ActBlock& x) {
   }
 }
 
+#undef DGRID_HAVE_QUANT_TILED
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 // x86 fast path: 8 int32 partial sums per block (maddubs/madd), then a transposing hadd
 // reduction that yields 4 exact block sums at once.
@@ -197,6 +198,125 @@ HWY_INLINE float DotQuant(const uint8_t* HWY_RESTRICT w, const ActBlock* HWY_RES
   }
   return lane_tree(lanes);
 }
+
+// Batched (prefill) path: a tile of kR weight rows x kC tokens. Each weight block is loaded
+// (and its |w| formed) once for the kC tokens, each activation block once for the kR rows,
+// while both are hot in L1. Every (row, token) dot keeps DotQuant's exact bits: the block
+// sums, the scale products and the per-lane addition sequence are the same. The groups of
+// 4 blocks are visited lane group by lane group (g = group mod 4 outermost), which keeps
+// one accumulator per (row, token) live yet adds into each canonical lane in the same
+// order (increasing block index) as DotQuant.
+template <bool kQ4>
+HWY_INLINE __m256i LoadWeightBlock(const uint8_t* blk) {
+  if constexpr (kQ4) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw),
+                                         _mm256_set1_epi8(0x0F));
+    return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
+  } else {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+  }
+}
+
+template <bool kQ4, size_t kR, size_t kC>
+HWY_INLINE void QuantTile(const uint8_t* HWY_RESTRICT w, size_t rb,
+                          const ActBlock* HWY_RESTRICT x, size_t nb, float* y,
+                          size_t y_stride) {
+  constexpr size_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  alignas(16) float lanes[kR][kC][kLanes];
+  const size_t n_groups = nb / 4;
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t g = 0; g < 4; ++g) {
+    __m128 acc[kR][kC];
+    for (size_t r = 0; r < kR; ++r)
+      for (size_t c = 0; c < kC; ++c) acc[r][c] = _mm_setzero_ps();
+    for (size_t k = g; k < n_groups; k += 4) {
+      const size_t b = k * 4;
+      __m256i wv[kR][4];
+      __m256i aw[kR][4];
+      __m128 dwf[kR];
+      for (size_t r = 0; r < kR; ++r) {
+        const uint8_t* wb = w + r * rb + b * kBytes;
+        for (size_t j = 0; j < 4; ++j) {
+          wv[r][j] = LoadWeightBlock<kQ4>(wb + j * kBytes);
+          aw[r][j] = _mm256_sign_epi8(wv[r][j], wv[r][j]);
+        }
+        dwf[r] = _mm_cvtph_ps(_mm_setr_epi16(
+            static_cast<int16_t>(LoadU16(wb)), static_cast<int16_t>(LoadU16(wb + kBytes)),
+            static_cast<int16_t>(LoadU16(wb + 2 * kBytes)),
+            static_cast<int16_t>(LoadU16(wb + 3 * kBytes)), 0, 0, 0, 0));
+      }
+      for (size_t c = 0; c < kC; ++c) {
+        const ActBlock* xb = x + c * nb + b;
+        const __m128 dx = _mm_setr_ps(xb[0].d, xb[1].d, xb[2].d, xb[3].d);
+        __m256i xv[4];
+        for (size_t j = 0; j < 4; ++j)
+          xv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[j].qs));
+        for (size_t r = 0; r < kR; ++r) {
+          __m256i p[4];
+          for (size_t j = 0; j < 4; ++j)
+            p[j] = _mm256_madd_epi16(
+                _mm256_maddubs_epi16(aw[r][j], _mm256_sign_epi8(xv[j], wv[r][j])), ones);
+          const __m256i h =
+              _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+          const __m128i isum =
+              _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+          const __m128 contrib = _mm_mul_ps(_mm_mul_ps(dwf[r], dx), _mm_cvtepi32_ps(isum));
+          acc[r][c] = _mm_add_ps(acc[r][c], contrib);
+        }
+      }
+    }
+    for (size_t r = 0; r < kR; ++r)
+      for (size_t c = 0; c < kC; ++c) _mm_store_ps(lanes[r][c] + 4 * g, acc[r][c]);
+  }
+  for (size_t r = 0; r < kR; ++r) {
+    for (size_t c = 0; c < kC; ++c) {
+      float* ln = lanes[r][c];
+      for (size_t b = n_groups * 4; b < nb; ++b) {
+        const uint8_t* blk = w + r * rb + b * kBytes;
+        const ActBlock& xb = x[c * nb + b];
+        const float v =
+            (fp16_to_fp32(LoadU16(blk)) * xb.d) * static_cast<float>(OneIsum<kQ4>(blk, xb));
+        ln[b % kLanes] = ln[b % kLanes] + v;
+      }
+      y[c * y_stride + r] = lane_tree(ln);
+    }
+  }
+}
+
+// Tokens per chunk: the chunk's activations stay in L2 while the rows stream past them.
+inline constexpr size_t kTokenChunk = 64;
+inline constexpr size_t kTileRows = 2;
+inline constexpr size_t kTileTokens = 4;
+
+template <bool kQ4>
+HWY_INLINE void MatmulQuantTiled(const WeightView& w, const ActBlock* x, size_t n_tokens,
+                                 float* y, size_t y_stride, size_t row_begin, size_t row_end) {
+  const size_t rb = row_bytes(w.format, w.cols);
+  const size_t nb = w.cols / kBlock;
+  for (size_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
+    const size_t t1 = t0 + kTokenChunk < n_tokens ? t0 + kTokenChunk : n_tokens;
+    size_t r = row_begin;
+    for (; r + kTileRows <= row_end; r += kTileRows) {
+      size_t t = t0;
+      for (; t + kTileTokens <= t1; t += kTileTokens)
+        QuantTile<kQ4, kTileRows, kTileTokens>(w.data + r * rb, rb, x + t * nb, nb,
+                                               y + t * y_stride + r, y_stride);
+      for (; t < t1; ++t)
+        QuantTile<kQ4, kTileRows, 1>(w.data + r * rb, rb, x + t * nb, nb, y + t * y_stride + r,
+                                     y_stride);
+    }
+    for (; r < row_end; ++r) {
+      size_t t = t0;
+      for (; t + kTileTokens <= t1; t += kTileTokens)
+        QuantTile<kQ4, 1, kTileTokens>(w.data + r * rb, rb, x + t * nb, nb,
+                                       y + t * y_stride + r, y_stride);
+      for (; t < t1; ++t)
+        QuantTile<kQ4, 1, 1>(w.data + r * rb, rb, x + t * nb, nb, y + t * y_stride + r, y_stride);
+    }
+  }
+}
+#define DGRID_HAVE_QUANT_TILED 1
 #else
 // Portable path: exact block sums with Highway ops, scalar float accumulation in the same
 // lanes as the reference.
@@ -220,6 +340,17 @@ int64_t RunningTarget() { return HWY_TARGET; }
 
 void MatmulRows(const WeightView& w, const void* x, size_t n_tokens, float* y, size_t y_stride,
                 size_t row_begin, size_t row_end) {
+#ifdef DGRID_HAVE_QUANT_TILED
+  if (n_tokens > 1 && is_quantized(w.format)) {
+    if (w.format == WeightFormat::q8_0)
+      MatmulQuantTiled<false>(w, static_cast<const ActBlock*>(x), n_tokens, y, y_stride,
+                              row_begin, row_end);
+    else
+      MatmulQuantTiled<true>(w, static_cast<const ActBlock*>(x), n_tokens, y, y_stride,
+                             row_begin, row_end);
+    return;
+  }
+#endif
   const size_t rb = row_bytes(w.format, w.cols);
   const size_t nb = w.cols / kBlock;
   for (size_t r = row_begin; r < row_end; ++r) {
