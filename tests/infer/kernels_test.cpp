@@ -105,9 +105,12 @@ TEST_F(EveryTarget, MatmulRowsMatchReferenceForEveryFormat) {
                                   WeightFormat::q4_0};
   for_each_target([&] {
     for (WeightFormat f : formats) {
-      for (size_t cols : {32ul, 64ul, 96ul, 512ul, 544ul, 1024ul, 4096ul}) {
+      // Token counts cover the single-token path, the 2x4 tiles with row and token
+      // remainders, and more tokens than one 64-token chunk; 13 and 17 blocks per row leave
+      // tail blocks after the 4-block groups.
+      for (auto [cols, n_tokens] : {std::pair{32ul, 1ul}, {64ul, 3ul}, {96ul, 4ul}, {416ul, 5ul}, {512ul, 9ul},
+                                    {544ul, 4ul}, {1024ul, 70ul}, {4096ul, 3ul}}) {
         const size_t rows = 7;
-        const size_t n_tokens = 3;
         auto w = random_weights(rng, f, rows, cols);
         auto x = random_floats(rng, n_tokens * cols);
         std::vector<ActBlock> act(n_tokens * cols / kBlock);
@@ -121,7 +124,7 @@ TEST_F(EveryTarget, MatmulRowsMatchReferenceForEveryFormat) {
         std::vector<float> yr(rows * n_tokens), ys(rows * n_tokens, -1.0f);
         reference_kernels().matmul_rows(view, input, n_tokens, yr.data(), rows, 0, rows);
         simd_kernels().matmul_rows(view, input, n_tokens, ys.data(), rows, 0, rows);
-        EXPECT_TRUE(same_bits(yr, ys)) << "format " << static_cast<int>(f) << " cols " << cols;
+        EXPECT_TRUE(same_bits(yr, ys)) << "format " << static_cast<int>(f) << " cols " << cols << " tokens " << n_tokens;
         // A sub-range of rows writes exactly those rows, with the same bits.
         std::vector<float> yp(rows * n_tokens, -1.0f);
         simd_kernels().matmul_rows(view, input, n_tokens, yp.data(), rows, 2, 5);
