@@ -31,23 +31,20 @@ std::string read_password_file(const std::filesystem::path& path) {
   return pw;
 }
 
-void KeyOptions::add_to(CLI::App& cmd, bool required) {
+void KeyOptions::add_to(CLI::App& cmd) {
   auto* ks = cmd.add_option("--keystore", keystore, "Web3 Secret Storage v3 keystore file");
   auto* pw = cmd.add_option("--password-file", password_file, "file holding the keystore password");
   auto* pk = cmd.add_option("--private-key", private_key, "raw hex private key (devnets and scripts only)");
   ks->excludes(pk);
   pk->excludes(ks);
   pw->needs(ks);
-  if (required) cmd.callback([this, &cmd] {
-      if (keystore.empty() && private_key.empty())
-        throw CLI::RequiredError("--keystore (with --password-file) or --private-key");
-      (void)cmd;
-    });
+  // "One of --keystore or --private-key" is enforced by load(), which every command calls:
+  // a callback here would be replaced by the command's own.
 }
 
 crypto::PrivateKey KeyOptions::load() const {
   if (!private_key.empty()) return unwrap(crypto::PrivateKey::from_hex(private_key));
-  if (keystore.empty()) throw Exception(Error(Errc::invalid_argument, "no key given: pass --keystore FILE --password-file FILE"));
+  if (keystore.empty()) throw Exception(Error(Errc::invalid_argument, "no key given: pass --keystore FILE --password-file FILE, or --private-key HEX"));
   if (password_file.empty())
     throw Exception(Error(Errc::invalid_argument, "--keystore needs --password-file FILE (the keystore password)"));
   auto key = crypto::load_keystore(keystore, read_password_file(password_file));

@@ -17,7 +17,7 @@ struct KeyOptions {
   std::string keystore;
   std::string password_file;
   std::string private_key;  // hex; for devnets and scripts only
-  void add_to(CLI::App& cmd, bool required = true);
+  void add_to(CLI::App& cmd);
   // Loads the key; a wrong password says so and what to do.
   crypto::PrivateKey load() const;
 };

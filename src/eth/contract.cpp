@@ -71,28 +71,33 @@ Result<std::vector<Event>> Contract::query_events(std::string_view name, uint64_
   return events(*logs);
 }
 
+namespace {
+
+const ContractArtifact* find_artifact(std::string_view contract_name) noexcept {
+  for (const auto& art : contract_artifacts())
+    if (art.name == contract_name) return &art;
+  return nullptr;
+}
+
+}  // namespace
+
 Result<const abi::ContractAbi*> embedded_abi(std::string_view contract_name) {
   static std::mutex mu;
   static std::map<std::string, abi::ContractAbi, std::less<>> cache;
   std::lock_guard lock(mu);
   if (auto it = cache.find(contract_name); it != cache.end()) return &it->second;
-  for (const auto& art : contract_artifacts()) {
-    if (art.name != contract_name) continue;
-    auto parsed = abi::ContractAbi::parse(art.abi_json);
-    if (!parsed) return std::unexpected(parsed.error().context("embedded ABI of " + std::string(contract_name)));
-    return &cache.emplace(std::string(contract_name), std::move(*parsed)).first->second;
-  }
-  return fail(Errc::not_found, "no embedded contract named " + std::string(contract_name));
+  const ContractArtifact* art = find_artifact(contract_name);
+  if (!art) return fail(Errc::not_found, "no embedded contract named " + std::string(contract_name));
+  auto parsed = abi::ContractAbi::parse(art->abi_json);
+  if (!parsed) return std::unexpected(parsed.error().context("embedded ABI of " + std::string(contract_name)));
+  return &cache.emplace(std::string(contract_name), std::move(*parsed)).first->second;
 }
 
 Result<Address> deploy_embedded(Wallet& wallet, std::string_view contract_name,
                                 std::initializer_list<abi::Value> constructor_args) {
   auto abi = embedded_abi(contract_name);
   if (!abi) return std::unexpected(abi.error());
-  const ContractArtifact* art = nullptr;
-  for (const auto& a : contract_artifacts())
-    if (a.name == contract_name) art = &a;
-  auto code = from_hex(art->bytecode);
+  auto code = from_hex(find_artifact(contract_name)->bytecode);  // present: embedded_abi found it
   if (!code) return std::unexpected(code.error().context("embedded bytecode"));
   auto args = (*abi)->encode_constructor(constructor_args);
   if (!args) return std::unexpected(args.error().context(std::string(contract_name) + " constructor"));

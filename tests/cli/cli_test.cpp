@@ -64,6 +64,7 @@ TEST_F(CliTest, WalletLifecycle) {
   EXPECT_EQ(dgrid({"wallet", "verify", "--address", address, "--message", "hello dgrid", "--signature", signature}).exit_code, 0);
   EXPECT_EQ(dgrid({"wallet", "verify", "--address", address, "--message", "hello dgrid!", "--signature", signature}).exit_code, 1);
 
+  EXPECT_NE(dgrid({"wallet", "sign", "no key given"}).exit_code, 0);
   auto wrong = dgrid({"wallet", "sign", "--keystore", ks, "--password-file", (dir_ / "wrong.txt").string(), "x"});
   EXPECT_NE(wrong.exit_code, 0);
 
