@@ -68,7 +68,6 @@ Result<HttpResponse> HttpClient::post(const std::string& body, const std::string
                                       std::chrono::milliseconds timeout) {
   std::lock_guard lock(mu_);
   Impl& m = *impl_;
-  failed_before_send_ = true;
   auto transport_error = [&](std::string_view stage, const beast::error_code& ec) {
     m.stream.reset();
     Errc code = ec == beast::error::timeout ? Errc::timeout : Errc::unavailable;
@@ -104,13 +103,12 @@ Result<HttpResponse> HttpClient::post(const std::string& body, const std::string
       }
       return transport_error("sending to", ec);
     }
-    failed_before_send_ = false;
     http::response<http::string_body> res;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     ec = m.run([&](auto handler) { http::async_read(*m.stream, m.buffer, parser, handler); });
     // A failure while reading means the server may have seen the request: report it and
-    // let the caller decide whether a retry is safe (failed_before_send_ is false now).
+    // let the caller decide whether a retry is safe (RpcClient only sends idempotent calls).
     if (ec) return transport_error("reading from", ec);
     res = parser.release();
     HttpResponse out;

@@ -38,15 +38,11 @@ class HttpClient {
   // refused, reset) or Errc::timeout; any HTTP status is returned as a response.
   Result<HttpResponse> post(const std::string& body, const std::string& content_type,
                             std::chrono::milliseconds timeout);
-  // True when the last failure happened before any request byte was written, so the
-  // server cannot have seen the request.
-  bool last_failure_before_send() const noexcept { return failed_before_send_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::mutex mu_;
-  bool failed_before_send_ = false;
 };
 
 }  // namespace dgrid::eth
