@@ -14,6 +14,9 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::rpc: return "rpc";
     case Errc::reverted: return "reverted";
     case Errc::unsupported: return "unsupported";
+    case Errc::already_exists: return "already_exists";
+    case Errc::permission_denied: return "permission_denied";
+    case Errc::failed_precondition: return "failed_precondition";
     case Errc::internal: return "internal";
   }
   return "unknown";

@@ -20,6 +20,9 @@ enum class Errc {
   rpc,               // a JSON-RPC endpoint answered with an error object
   reverted,          // a transaction or call reverted on chain
   unsupported,
+  already_exists,       // a unique thing seen before (a replayed ticket, a duplicate id)
+  permission_denied,    // authenticated but not allowed (wrong signer, bad API key)
+  failed_precondition,  // valid request the current state cannot serve (insufficient credit)
   internal,          // a bug: a state that should not be reachable
 };
 
