@@ -46,11 +46,13 @@ void register_devnet(CLI::App& app) {
     struct Opts {
       std::string dir = ".devnet";
       uint16_t port = 0;
+      unsigned block_time = 0;
       bool detach = false, json = false;
     };
     auto o = std::make_shared<Opts>();
     cmd->add_option("--dir", o->dir, "directory for devnet.json and the chain's log")->capture_default_str();
     cmd->add_option("--port", o->port, "RPC port (default: a free port)");
+    cmd->add_option("--block-time", o->block_time, "seconds between blocks (default: a block per transaction)");
     cmd->add_flag("--detach", o->detach, "return once ready, leaving the chain running");
     cmd->add_flag("--json", o->json, "print devnet.json to stdout when ready");
     cmd->callback([o] {
@@ -58,6 +60,7 @@ void register_devnet(CLI::App& app) {
       opts.dir = o->dir;
       opts.port = o->port;
       opts.detach = o->detach;
+      if (o->block_time > 0) opts.block_time_s = o->block_time;
       auto net = unwrap(eth::Devnet::up(opts, [](const std::string& s) { progress("devnet: " + s); }));
       if (o->json) print_json(net->info().to_json());
       else print_summary(net->info(), o->dir);

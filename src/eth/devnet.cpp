@@ -83,6 +83,7 @@ Result<std::unique_ptr<Devnet>> Devnet::up(const DevnetOptions& options, const P
   ao.port = options.port;
   ao.work_dir = options.dir;
   ao.detach = options.detach;
+  ao.block_time_s = options.block_time_s;
   say("starting anvil");
   auto anvil = Anvil::start(ao);
   if (!anvil) return std::unexpected(anvil.error());

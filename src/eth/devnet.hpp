@@ -37,6 +37,9 @@ struct DevnetOptions {
   std::filesystem::path dir = ".devnet";
   uint16_t port = 0;  // 0: a free port
   bool detach = false;
+  // Seconds between blocks; empty: a block per transaction. Disputes and storage epochs
+  // count blocks, so a live network (the demo) needs blocks to keep coming.
+  std::optional<unsigned> block_time_s;
   u256 fund_amount = u256(1'000'000) * 1'000'000;  // 1,000,000 dUSD per dev account
   DeployParams params = DeployParams::devnet();
 };
