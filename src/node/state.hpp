@@ -1,0 +1,146 @@
+// The node's durable state in one SQLite file (DATA_DIR/node.db): sender credit and holds,
+// replay protection and winning tickets, receipts, gateway jobs, disputes, counters and the
+// chain follower's cursors. Every mutation is one transaction: a crash at any instant loses
+// nothing that was acknowledged.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/u256.hpp"
+#include "crypto/address.hpp"
+#include "node/sqlite.hpp"
+
+namespace dgrid::node {
+
+using crypto::Address;
+
+struct PendingTicket {
+  int64_t id = 0;
+  std::string json;  // the signed ticket as received (tickets-on-the-wire form)
+  uint64_t expiration_block = 0;
+  uint32_t attempts = 0;  // failed redemption attempts so far
+};
+
+struct TicketCounts {
+  uint64_t pending = 0;
+  uint64_t redeemed = 0;
+  uint64_t failed = 0;
+};
+
+enum class SpotCheck { none, pending, match, mismatch, error };
+std::string_view spot_check_name(SpotCheck s) noexcept;
+Result<SpotCheck> parse_spot_check(std::string_view text);
+
+// A job the gateway routed to a provider (gateway side).
+struct JobRecord {
+  Hash32 job_id{};
+  Address provider;
+  Hash32 model{};
+  Bytes request;  // the canonical request encoding (input of the job)
+  std::optional<Hash32> output_hash;
+  u256 cost = 0;
+  SpotCheck spot_check = SpotCheck::none;
+  std::optional<u256> dispute_id;
+};
+
+struct DisputeRecord {
+  u256 id = 0;
+  std::string role;  // "challenger", "juror", "provider", ...
+  std::string json;  // the owner's progress record
+  bool open = true;
+};
+
+// Thread-safe: one connection guarded by a mutex; every call is one transaction.
+class NodeState {
+ public:
+  // Opens (creating when missing) DATA_DIR/node.db, migrates the schema, and releases every
+  // credit hold left by a previous run: a job that was interrupted produced no receipt, so
+  // its sender is not charged.
+  static Result<std::unique_ptr<NodeState>> open(const std::filesystem::path& data_dir,
+                                                 const DbOptions& options = {});
+  const std::filesystem::path& path() const noexcept { return path_; }
+  // Holds released at open (crash recovery).
+  uint64_t holds_released_at_open() const noexcept { return holds_released_at_open_; }
+
+  // ---- Credit (provider side), in token base units per sender (ticket signer) ----
+  Result<u256> credit(const Address& sender);
+  // Records a ticket by its digest and credits its expected value to the sender, storing it
+  // for redemption (status pending) when winning_ticket_json is set. Errc::already_exists
+  // "ticket already used" when the digest was seen before, even in an earlier run. Returns
+  // the new balance.
+  Result<u256> add_ticket(const Address& sender, const Hash32& digest, const u256& ev,
+                          const std::optional<std::string>& winning_ticket_json,
+                          uint64_t expiration_block);
+  // Moves `amount` from the sender's balance into a new hold; Errc::failed_precondition
+  // "insufficient credit: have X, need Y" when the balance is short. Returns the hold id.
+  Result<uint64_t> hold(const Address& sender, const u256& amount);
+  // Charges `charge` (<= the held amount) and refunds the rest; the hold is gone after.
+  Result<void> settle(uint64_t hold_id, const u256& charge);
+  // Refunds the whole hold.
+  Result<void> release(uint64_t hold_id);
+  // Forgets replay digests of tickets that expired before `block`: they cannot be accepted
+  // again anyway, as acceptance checks expiry. Returns how many were removed.
+  Result<uint64_t> prune_seen_tickets(uint64_t block);
+
+  // ---- Winning tickets awaiting redemption ----
+  // Pending tickets, soonest expiry first.
+  Result<std::vector<PendingTicket>> pending_tickets(size_t limit);
+  Result<void> mark_redeemed(const std::vector<int64_t>& ids, const Hash32& tx_hash);
+  // permanent: the ticket can never be redeemed (status failed); otherwise counts an attempt
+  // and leaves it pending for a later retry.
+  Result<void> mark_failed(int64_t id, std::string_view reason, bool permanent);
+  Result<TicketCounts> ticket_counts();
+
+  // ---- Receipts ----
+  // Idempotent for the same JSON; Errc::already_exists when the job has a different receipt.
+  Result<void> put_receipt(const Hash32& job_id, const std::string& json);
+  Result<std::optional<std::string>> receipt(const Hash32& job_id);
+
+  // ---- Jobs (gateway side) ----
+  // Errc::already_exists when the job id is known.
+  Result<void> put_job(const JobRecord& job);
+  // Replaces every field of the job with this id; not_found when unknown.
+  Result<void> update_job(const JobRecord& job);
+  Result<std::optional<JobRecord>> job(const Hash32& job_id);
+  // Jobs whose spot check is pending, oldest first.
+  Result<std::vector<JobRecord>> jobs_to_check(size_t limit);
+
+  // ---- Disputes (juror and challenger side) ----
+  // Errc::already_exists when this dispute is recorded already.
+  Result<void> put_dispute(const u256& id, std::string_view role, const std::string& json);
+  Result<std::optional<DisputeRecord>> dispute(const u256& id);
+  // not_found when unknown. open=false closes it (it leaves open_disputes()).
+  Result<void> update_dispute(const u256& id, const std::string& json, bool open = true);
+  Result<std::vector<DisputeRecord>> open_disputes();
+
+  // ---- Generic key/value, counters, follower cursors ----
+  Result<std::optional<std::string>> get(std::string_view key);
+  Result<void> put(std::string_view key, std::string_view value);
+  // Atomically returns the counter's current value (0 the first time) and increments it.
+  Result<uint64_t> next_counter(std::string_view key);
+  // The last block a follower stream fully processed; nullopt before the first.
+  Result<std::optional<uint64_t>> cursor(std::string_view stream);
+  Result<void> set_cursor(std::string_view stream, uint64_t block);
+
+  // ---- Gateway sender side: credit sent ahead to each provider ----
+  Result<u256> sent_credit(const Address& provider);
+  Result<u256> add_sent_credit(const Address& provider, const u256& amount);
+
+ private:
+  NodeState(Db db, std::filesystem::path path) : db_(std::move(db)), path_(std::move(path)) {}
+  Result<uint64_t> release_all_holds();
+
+  std::mutex mu_;
+  Db db_;
+  std::filesystem::path path_;
+  uint64_t holds_released_at_open_ = 0;
+};
+
+}  // namespace dgrid::node
