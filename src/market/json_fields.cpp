@@ -114,7 +114,8 @@ Result<crypto::Signature> signature(const nlohmann::json& j, std::string_view ke
   if (raw[64] != 27 && raw[64] != 28)
     return fail(Errc::malformed, std::string(key) + ": v must be 27 or 28, got " + std::to_string(raw[64]));
   auto sig = crypto::Signature::from_rsv(raw);
-  if (!sig) return std::unexpected(sig.error().context(key));
+  // A field that cannot be a valid signature (high s, zero r) is a malformed document.
+  if (!sig) return fail(Errc::malformed, std::string(key) + ": " + sig.error().message);
   return sig;
 }
 
