@@ -1,0 +1,520 @@
+// Trust but verify: every receipt is checked and stored; a fraction of jobs is re-executed
+// on a different provider (or a local copy of the model) and a different output hash is
+// disputed on chain: openDispute -> drawJurors -> resolve -> claim, each step recorded in
+// NodeState so a restarted gateway resumes (DESIGN §7).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "crypto/keccak.hpp"
+#include "crypto/sha256.hpp"
+#include "infer/engine.hpp"
+#include "market/canonical.hpp"
+#include "node/gateway_impl.hpp"
+
+namespace dgrid::node {
+
+using eth::abi::Value;
+
+namespace {
+
+constexpr std::string_view kIntentsKey = "gateway.dispute_intents";
+constexpr std::string_view kRole = "challenger";
+
+enum DisputeStatus : uint64_t { kNone = 0, kAwaitingJurors = 1, kVoting = 2, kResolved = 3 };
+enum DisputeOutcome : uint64_t { kProviderWins = 1, kChallengerWins = 2, kProviderFault = 3, kNoMajority = 4, kNoJurors = 5 };
+
+std::string_view outcome_name(uint64_t o) {
+  switch (o) {
+    case kProviderWins: return "provider_wins";
+    case kChallengerWins: return "challenger_wins";
+    case kProviderFault: return "provider_fault";
+    case kNoMajority: return "no_majority";
+    case kNoJurors: return "no_jurors";
+    default: return "unknown";
+  }
+}
+
+struct OnChainDispute {
+  crypto::Address challenger, provider;
+  uint64_t selection_block = 0, commit_deadline = 0, reveal_deadline = 0;
+  uint64_t status = 0, outcome = 0;
+};
+
+Result<OnChainDispute> read_dispute(const eth::Contract& disputes, const u256& id) {
+  auto r = disputes.call("getDispute", {Value::uint(id)});
+  if (!r) return fail(r.error().code, "getDispute(" + to_dec(id) + "): " + r.error().message);
+  const auto* f = r->values.at(0).items();
+  if (!f || f->size() != 13) return fail(Errc::malformed, "getDispute returned an unexpected shape");
+  OnChainDispute d;
+  auto challenger = (*f)[0].as_address();
+  auto provider = (*f)[1].as_address();
+  auto sel = (*f)[7].as_u64();
+  auto cd = (*f)[8].as_u64();
+  auto rd = (*f)[9].as_u64();
+  auto st = (*f)[10].as_u64();
+  auto oc = (*f)[11].as_u64();
+  if (!challenger || !provider || !sel || !cd || !rd || !st || !oc) return fail(Errc::malformed, "getDispute fields did not decode");
+  d.challenger = *challenger;
+  d.provider = *provider;
+  d.selection_block = *sel;
+  d.commit_deadline = *cd;
+  d.reveal_deadline = *rd;
+  d.status = *st;
+  d.outcome = *oc;
+  return d;
+}
+
+Result<u256> uint_call(const eth::Contract& c, std::string_view fn, std::initializer_list<Value> args) {
+  auto r = c.call(fn, args);
+  if (!r) return fail(r.error().code, std::string(fn) + ": " + r.error().message);
+  auto v = r->values.at(0).as_uint();
+  if (!v) return fail(Errc::malformed, std::string(fn) + " did not return a uint");
+  return *v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Receipts
+
+Result<VerifiedJob> Gateway::Impl::accept_receipt(const nlohmann::json& receipt_json, const nlohmann::json& request_hex,
+                                                  const crypto::Address& expected_provider, const Hash32& expected_model,
+                                                  std::optional<uint64_t> expected_seed, const market::Price& price,
+                                                  ReceiptUse use) {
+  auto fail_counted = [this](Errc c, std::string msg) -> Result<VerifiedJob> {
+    stats.receipts_invalid++;
+    metrics.receipts_invalid.inc();
+    return fail(c, std::move(msg));
+  };
+  auto sr = market::receipt_from_json(receipt_json);
+  if (!sr) return fail_counted(sr.error().code, "receipt: " + sr.error().message);
+  const market::Receipt& r = sr->receipt;
+  if (auto v = market::verify_receipt_signature(*sr); !v) return fail_counted(v.error().code, "receipt: " + v.error().message);
+  if (r.provider != expected_provider) {
+    return fail_counted(Errc::permission_denied, "receipt names provider " + r.provider.checksummed() +
+                                                     " but the job ran on " + expected_provider.checksummed());
+  }
+  if (r.chain_id != chain.chain_id() || sr->verifying_contract != chain.deployment().disputes) {
+    return fail_counted(Errc::invalid_argument, "receipt is for another chain or Disputes contract");
+  }
+  if (!request_hex.is_string()) return fail_counted(Errc::malformed, "dgrid_request must be a 0x-hex string");
+  auto request = from_hex(request_hex.get<std::string>());
+  if (!request) return fail_counted(Errc::malformed, "dgrid_request: " + request.error().message);
+  if (crypto::keccak256(*request) != r.input_hash) {
+    return fail_counted(Errc::invalid_argument, "receipt input_hash is not keccak256(dgrid_request)");
+  }
+  auto canonical = market::decode_canonical(*request);
+  if (!canonical) return fail_counted(canonical.error().code, "dgrid_request: " + canonical.error().message);
+  if (canonical->model != expected_model || r.model != expected_model) {
+    return fail_counted(Errc::invalid_argument, "receipt is for model " + to_hex(r.model) + ", not the requested " +
+                                                    to_hex(expected_model));
+  }
+  if (expected_seed && canonical->seed != *expected_seed) {
+    return fail_counted(Errc::invalid_argument, "the provider ran seed " + std::to_string(canonical->seed) +
+                                                    " instead of the gateway's " + std::to_string(*expected_seed));
+  }
+  if (r.prompt_tokens != canonical->prompt.size() || r.completion_tokens > canonical->max_tokens) {
+    return fail_counted(Errc::invalid_argument, "receipt token counts do not fit its request");
+  }
+  u256 fair = market::job_cost(price, r.prompt_tokens, r.completion_tokens);
+  if (r.cost > fair) {
+    return fail_counted(Errc::invalid_argument, "receipt charges " + to_dec(r.cost) + " but the advertised price gives " +
+                                                    to_dec(fair));
+  }
+
+  VerifiedJob v{*sr, std::move(*request), std::move(*canonical)};
+  if (use == ReceiptUse::verify_only) return v;
+  if (auto p = state.put_receipt(r.job_id, market::receipt_to_json(*sr).dump()); !p) {
+    return fail(p.error().code, "storing the receipt: " + p.error().message);
+  }
+  JobRecord job;
+  job.job_id = r.job_id;
+  job.provider = r.provider;
+  job.model = r.model;
+  job.request = v.request;
+  job.output_hash = r.output_hash;
+  job.cost = r.cost;
+  bool check = use == ReceiptUse::store_and_maybe_check &&
+               market::should_spot_check(spot_policy, r.job_id, spot_secret, r.cost);
+  job.spot_check = check ? SpotCheck::pending : SpotCheck::none;
+  if (auto p = state.put_job(job); !p && p.error().code != Errc::already_exists) {
+    return fail(p.error().code, "storing the job: " + p.error().message);
+  }
+  stats.receipts_stored++;
+  stats.prompt_tokens += r.prompt_tokens;
+  stats.completion_tokens += r.completion_tokens;
+  metrics.receipts.inc();
+  metrics.tokens.with({"prompt"}).inc(static_cast<double>(r.prompt_tokens));
+  metrics.tokens.with({"completion"}).inc(static_cast<double>(r.completion_tokens));
+  {
+    std::lock_guard lock(stats.mu);
+    auto& pp = stats.providers[r.provider];
+    pp.jobs++;
+    pp.tokens += r.prompt_tokens + r.completion_tokens;
+    pp.cost += r.cost;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------
+// Spot checks
+
+void Gateway::Impl::index_local_models() {
+  if (options.verify_model_dir.empty()) return;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(options.verify_model_dir, ec)) {
+    if (e.is_regular_file() && e.path().extension() == ".gguf") local_paths.push_back(e.path());
+  }
+  if (ec) spdlog::warn("gateway: cannot list verify_model_dir {}: {}", options.verify_model_dir.string(), ec.message());
+}
+
+Result<std::optional<Hash32>> Gateway::Impl::reexecute_local(const market::CanonicalRequest& req) {
+  std::shared_ptr<const infer::Model> model;
+  {
+    std::lock_guard lock(local_mu);
+    // Model ids are content hashes: hash each local file once (keccak-256 and SHA-256, as
+    // either may name a model), lazily, on the checker thread.
+    for (const auto& path : local_paths) {
+      if (local_hashed.contains(path)) continue;
+      local_hashed.insert(path);
+      std::ifstream in(path, std::ios::binary);
+      crypto::Keccak256 k;
+      crypto::Sha256 s;
+      std::vector<char> buf(1 << 20);
+      while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        ByteView b(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(in.gcount()));
+        k.update(b);
+        s.update(b);
+      }
+      local_files[k.finalize()] = path;
+      local_files[s.finalize()] = path;
+    }
+    auto it = local_files.find(req.model);
+    if (it == local_files.end()) return std::optional<Hash32>{};
+    auto& slot = local_models[req.model];
+    if (!slot) {
+      auto loaded = infer::Model::load(it->second);
+      if (!loaded) return fail(loaded.error().code, "loading " + it->second.string() + ": " + loaded.error().message);
+      slot = *loaded;
+    }
+    model = slot;
+  }
+  infer::GenerateRequest g;
+  g.prompt = req.prompt;
+  g.max_tokens = req.max_tokens;
+  g.temperature = req.temperature;
+  g.top_k = req.top_k;
+  g.top_p = req.top_p;
+  g.seed = req.seed;
+  g.stop = req.stop;
+  auto session = model->new_session();
+  auto out = session->generate(g);
+  if (!out) return fail(out.error().code, "local re-execution: " + out.error().message);
+  return std::optional<Hash32>{out->output_hash};
+}
+
+Result<Hash32> Gateway::Impl::reexecute_remote(const JobRecord& job, const market::CanonicalRequest& req) {
+  std::vector<crypto::Address> exclude{job.provider};
+  std::string last_error = "no other live provider serves model " + to_hex(job.model);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::mt19937_64 pick(random_u64());
+    auto d = book.route(job.model, req.prompt.size(), req.max_tokens, exclude, pick);
+    if (!d.chosen) break;
+    exclude.push_back(*d.chosen);
+    auto p = provider(*d.chosen);
+    const ModelOffer* offer = p ? p->offer(job.model) : nullptr;
+    if (!offer) continue;
+    const market::Price price = offer->price;
+    auto pay = prepare_payment(*p, market::max_job_cost(price, req.prompt.size(), req.max_tokens), false);
+    if (!pay) {
+      last_error = pay.error().message;
+      continue;
+    }
+    const std::string path = "/dgrid/v1/execute";
+    const std::string body = nlohmann::json{{"request", to_hex(job.request)}}.dump();
+    net::ClientRequest r;
+    r.method = "POST";
+    r.url = p->url + path;
+    r.body = body;
+    r.headers = paid_headers("POST", path, body, *pay);
+    r.timeout = std::chrono::milliseconds(600'000);
+    auto t0 = Clock::now();
+    book.begin(p->address);
+    auto resp = http.request(r);
+    if (!resp || resp->status != 200) {
+      last_error = p->address.checksummed() + ": " + (resp ? "HTTP " + std::to_string(resp->status) + " " + resp->body : resp.error().message);
+      book.failure(p->address, last_error);
+      settle_payment(*pay, std::nullopt, true);
+      continue;
+    }
+    auto j = nlohmann::json::parse(resp->body, nullptr, false);
+    Result<VerifiedJob> v = fail(Errc::malformed, "execute answer is not a JSON object with dgrid_receipt and dgrid_request");
+    if (j.is_object() && j.contains("dgrid_receipt") && j.contains("dgrid_request")) {
+      // The checker's own job is paid and stored like any other, but not checked in turn.
+      v = accept_receipt(j["dgrid_receipt"], j["dgrid_request"], p->address, job.model, req.seed, price,
+                         ReceiptUse::store_only);
+    }
+    if (v && v->canonical != req) v = fail(Errc::invalid_argument, "the checker ran a different request");
+    if (!v) {
+      last_error = p->address.checksummed() + ": " + v.error().message;
+      book.failure(p->address, last_error);
+      settle_payment(*pay, std::nullopt, true);
+      continue;
+    }
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    book.success(p->address, ms / 2, ms / 2 / std::max<double>(1, static_cast<double>(v->receipt.receipt.completion_tokens)));
+    settle_payment(*pay, v->receipt.receipt.cost, false);
+    spdlog::info("gateway: spot check of job {} ({}) re-executed by {}", to_hex(job.job_id), job.provider.checksummed(),
+                 p->address.checksummed());
+    return v->receipt.receipt.output_hash;
+  }
+  return fail(Errc::unavailable, last_error);
+}
+
+void Gateway::Impl::run_spot_check(JobRecord job) {
+  auto req = market::decode_canonical(job.request);
+  if (!req || !job.output_hash) {
+    job.spot_check = SpotCheck::error;
+    (void)state.update_job(job);
+    return;
+  }
+  auto local = reexecute_local(*req);
+  Result<Hash32> theirs = fail(Errc::unavailable, "");
+  if (local && *local) {
+    theirs = **local;
+  } else {
+    if (!local) spdlog::warn("gateway: {}", local.error().message);
+    theirs = reexecute_remote(job, *req);
+  }
+  if (!theirs) {
+    // Nobody could check it now: try again on later passes, give up after a while.
+    uint32_t& n = spot_attempts[job.job_id];
+    if (++n < 20) {
+      spot_retry_at[job.job_id] = Clock::now() + options.check_interval * (1u << std::min<uint32_t>(n, 6));
+      spdlog::debug("gateway: spot check of {} postponed: {}", to_hex(job.job_id), theirs.error().message);
+      return;
+    }
+    spdlog::warn("gateway: spot check of job {} abandoned: {}", to_hex(job.job_id), theirs.error().message);
+    job.spot_check = SpotCheck::error;
+    stats.spot_errors++;
+    metrics.spot_checks.with({"error"}).inc();
+    (void)state.update_job(job);
+    return;
+  }
+  spot_attempts.erase(job.job_id);
+  spot_retry_at.erase(job.job_id);
+  stats.spot_checks++;
+  if (*theirs == *job.output_hash) {
+    job.spot_check = SpotCheck::match;
+    stats.spot_matches++;
+    metrics.spot_checks.with({"match"}).inc();
+    if (auto r = state.update_job(job); !r) spdlog::warn("gateway: recording spot check: {}", r.error().message);
+    return;
+  }
+  spdlog::warn("gateway: spot check MISMATCH for job {}: provider {} says {}, re-execution gives {}", to_hex(job.job_id),
+               job.provider.checksummed(), to_hex(*job.output_hash), to_hex(*theirs));
+  stats.spot_mismatches++;
+  metrics.spot_checks.with({"mismatch"}).inc();
+  // Record the intent to dispute before the job's status changes, so a crash in between
+  // leaves the job pending (checked again) rather than a mismatch nobody disputes.
+  {
+    std::lock_guard lock(dispute_mu);
+    auto cur = state.get(kIntentsKey);
+    nlohmann::json intents = nlohmann::json::array();
+    if (cur && *cur) {
+      auto j = nlohmann::json::parse(**cur, nullptr, false);
+      if (j.is_array()) intents = std::move(j);
+    }
+    intents.push_back({{"job_id", to_hex(job.job_id)}, {"challenger_output_hash", to_hex(*theirs)}});
+    if (auto r = state.put(kIntentsKey, intents.dump()); !r) {
+      spdlog::error("gateway: recording a dispute intent: {}", r.error().message);
+      return;
+    }
+  }
+  job.spot_check = SpotCheck::mismatch;
+  if (auto r = state.update_job(job); !r) spdlog::warn("gateway: recording spot check: {}", r.error().message);
+}
+
+void Gateway::Impl::check_once() {
+  auto jobs = state.jobs_to_check(64);
+  if (!jobs) {
+    spdlog::warn("gateway: reading jobs to check: {}", jobs.error().message);
+  } else {
+    auto now = Clock::now();
+    for (auto& j : *jobs) {
+      {
+        std::lock_guard lock(loop_mu);
+        if (stopping) return;
+      }
+      auto it = spot_retry_at.find(j.job_id);
+      if (it != spot_retry_at.end() && it->second > now) continue;
+      run_spot_check(std::move(j));
+    }
+  }
+  advance_disputes();
+}
+
+// ---------------------------------------------------------------------------------------
+// Disputes
+
+Result<void> Gateway::Impl::open_dispute(const nlohmann::json& intent) {
+  auto job_id = fixed_from_hex<32>(intent.value("job_id", ""));
+  auto theirs = fixed_from_hex<32>(intent.value("challenger_output_hash", ""));
+  if (!job_id || !theirs) return fail(Errc::malformed, "unreadable dispute intent " + intent.dump());
+  auto job = state.job(*job_id);
+  if (!job || !*job) return fail(Errc::not_found, "dispute intent for unknown job " + to_hex(*job_id));
+  auto rj = state.receipt(*job_id);
+  if (!rj || !*rj) return fail(Errc::not_found, "no stored receipt for job " + to_hex(*job_id));
+  auto sr = market::receipt_from_json(nlohmann::json::parse(**rj, nullptr, false));
+  if (!sr) return fail(sr.error().code, "stored receipt: " + sr.error().message);
+  const auto& disputes = chain.contracts().disputes;
+  const Hash32 digest = market::receipt_digest(sr->receipt, sr->verifying_contract);
+
+  // A crash after openDispute was sent but before it was recorded: adopt the open dispute.
+  auto existing = uint_call(disputes, "disputeOfReceipt", {Value::bytes(digest)});
+  if (!existing) return std::unexpected(existing.error());
+  u256 id = *existing;
+  uint64_t selection_block = 0;
+  if (id != 0) {
+    auto d = read_dispute(disputes, id);
+    if (!d) return std::unexpected(d.error());
+    if (d->challenger != chain.address()) {
+      spdlog::info("gateway: job {} is already disputed by {} (dispute {})", to_hex(*job_id), d->challenger.checksummed(), to_dec(id));
+      return {};
+    }
+    selection_block = d->selection_block;
+  } else {
+    auto allowance = chain.contracts().token.allowance(chain.address(), disputes.address());
+    if (!allowance) return fail(allowance.error().code, "bond allowance: " + allowance.error().message);
+    if (*allowance < challenge_bond) {
+      auto a = chain.contracts().token.approve(chain.wallet(), disputes.address(), challenge_bond);
+      if (!a) return fail(a.error().code, "approving the dispute bond: " + a.error().message);
+    }
+    auto sent = disputes.send(chain.wallet(), "openDispute",
+                              {market::receipt_value(sr->receipt), Value::bytes(sr->signature.to_rsv()),
+                               Value::bytes(job->value().request), Value::bytes(*theirs)});
+    if (!sent) return fail(sent.error().code, "openDispute: " + sent.error().message);
+    auto events = disputes.events(sent->logs);
+    if (!events) return fail(events.error().code, "openDispute events: " + events.error().message);
+    for (const auto& e : *events) {
+      if (e.name != "DisputeOpened") continue;
+      if (auto v = e.values.get("disputeId")) id = v->as_uint().value_or(0);
+      if (auto v = e.values.get("selectionBlock")) selection_block = v->as_u64().value_or(0);
+    }
+    if (id == 0) return fail(Errc::internal, "openDispute succeeded without a DisputeOpened event");
+    stats.disputes_opened++;
+    metrics.disputes.with({"opened"}).inc();
+    spdlog::warn("gateway: opened dispute {} against {} for job {} (bond {})", to_dec(id), sr->receipt.provider.checksummed(),
+                 to_hex(*job_id), to_dec(challenge_bond));
+  }
+  nlohmann::json rec = {{"job_id", to_hex(*job_id)},
+                        {"provider", sr->receipt.provider.checksummed()},
+                        {"receipt_digest", to_hex(digest)},
+                        {"challenger_output_hash", to_hex(*theirs)},
+                        {"selection_block", selection_block},
+                        {"stage", "opened"}};
+  if (auto p = state.put_dispute(id, kRole, rec.dump()); !p && p.error().code != Errc::already_exists) {
+    return fail(p.error().code, "recording dispute: " + p.error().message);
+  }
+  JobRecord updated = job->value();
+  updated.spot_check = SpotCheck::mismatch;
+  updated.dispute_id = id;
+  if (auto u = state.update_job(updated); !u) spdlog::warn("gateway: recording the job's dispute: {}", u.error().message);
+  return {};
+}
+
+Result<void> Gateway::Impl::advance_dispute(const DisputeRecord& rec) {
+  const auto& disputes = chain.contracts().disputes;
+  auto j = nlohmann::json::parse(rec.json, nullptr, false);
+  if (!j.is_object()) j = nlohmann::json::object();
+  auto d = read_dispute(disputes, rec.id);
+  if (!d) return std::unexpected(d.error());
+  auto head = chain.rpc().block_number();
+  if (!head) return fail(head.error().code, "block number: " + head.error().message);
+  const std::string id_text = to_dec(rec.id);
+
+  // Anybody may draw and resolve; the status on chain says what is left to do. The next
+  // transaction lands in head + 1.
+  if (d->status == kAwaitingJurors && *head + 1 > d->selection_block) {
+    auto r = disputes.send(chain.wallet(), "drawJurors", {Value::uint(rec.id)});
+    if (!r) return fail(r.error().code, "drawJurors(" + id_text + "): " + r.error().message);
+    j["stage"] = "drawn";
+    spdlog::info("gateway: dispute {}: jurors drawn", id_text);
+    (void)state.update_dispute(rec.id, j.dump());
+    auto again = read_dispute(disputes, rec.id);
+    if (!again) return std::unexpected(again.error());
+    d = again;
+  }
+  if (d->status == kVoting && *head + 1 > d->reveal_deadline) {
+    auto r = disputes.send(chain.wallet(), "resolve", {Value::uint(rec.id)});
+    if (!r) return fail(r.error().code, "resolve(" + id_text + "): " + r.error().message);
+    spdlog::info("gateway: dispute {}: resolved", id_text);
+    auto again = read_dispute(disputes, rec.id);
+    if (!again) return std::unexpected(again.error());
+    d = again;
+  }
+  if (d->status != kResolved) {
+    j["reveal_deadline"] = d->reveal_deadline;
+    if (j.value("stage", "") == "opened" && d->status == kVoting) j["stage"] = "drawn";
+    (void)state.update_dispute(rec.id, j.dump());
+    return {};
+  }
+  j["stage"] = "resolved";
+  j["outcome"] = outcome_name(d->outcome);
+  (void)state.update_dispute(rec.id, j.dump());
+  auto owed = uint_call(disputes, "claimable", {Value::address(chain.address())});
+  if (!owed) return std::unexpected(owed.error());
+  if (*owed != 0) {
+    auto c = disputes.send(chain.wallet(), "claim", {});
+    if (!c) return fail(c.error().code, "claim: " + c.error().message);
+    j["claimed"] = to_dec(*owed);
+    spdlog::info("gateway: dispute {}: claimed {}", id_text, to_dec(*owed));
+  }
+  j["stage"] = "closed";
+  switch (d->outcome) {
+    case kChallengerWins:
+    case kProviderFault: stats.disputes_won++; metrics.disputes.with({"won"}).inc(); break;
+    case kProviderWins: stats.disputes_lost++; metrics.disputes.with({"lost"}).inc(); break;
+    default: stats.disputes_other++; metrics.disputes.with({"other"}).inc(); break;
+  }
+  spdlog::info("gateway: dispute {} closed: {}", id_text, outcome_name(d->outcome));
+  if (auto u = state.update_dispute(rec.id, j.dump(), /*open=*/false); !u) return std::unexpected(u.error());
+  return {};
+}
+
+void Gateway::Impl::advance_disputes() {
+  std::lock_guard lock(dispute_mu);
+  // Intents first: each either becomes a recorded dispute or stays for the next pass.
+  auto cur = state.get(kIntentsKey);
+  if (cur && *cur) {
+    auto intents = nlohmann::json::parse(**cur, nullptr, false);
+    if (intents.is_array() && !intents.empty()) {
+      nlohmann::json left = nlohmann::json::array();
+      for (const auto& i : intents) {
+        auto r = open_dispute(i);
+        if (!r) {
+          spdlog::warn("gateway: dispute not opened yet: {}", r.error().message);
+          // A revert is final (too old, already judged, ...); anything else is retried.
+          if (r.error().code != Errc::reverted && r.error().code != Errc::malformed && r.error().code != Errc::not_found) {
+            left.push_back(i);
+          }
+        }
+      }
+      if (auto p = state.put(kIntentsKey, left.dump()); !p) spdlog::warn("gateway: saving dispute intents: {}", p.error().message);
+    }
+  }
+  auto open = state.open_disputes();
+  if (!open) {
+    spdlog::warn("gateway: reading open disputes: {}", open.error().message);
+    return;
+  }
+  for (const auto& rec : *open) {
+    if (rec.role != kRole) continue;
+    if (auto r = advance_dispute(rec); !r) spdlog::warn("gateway: dispute {}: {}", to_dec(rec.id), r.error().message);
+  }
+}
+
+}  // namespace dgrid::node
