@@ -9,9 +9,9 @@ namespace {
 
 Hash32 request_digest(std::string_view method, std::string_view path, std::string_view body, uint64_t unix_ms) {
   crypto::Keccak256 h;
-  h.update(method);
-  h.update(path);
-  h.update(std::to_string(unix_ms));
+  h.update(as_bytes(method));
+  h.update(as_bytes(path));
+  h.update(as_bytes(std::to_string(unix_ms)));
   h.update(crypto::keccak256(body));
   Hash32 inner = h.finalize();
   return crypto::personal_message_digest(inner);
