@@ -82,7 +82,8 @@ struct Decision {
   nlohmann::json to_json() const;
 };
 
-// Live statistics of one provider (shared by all the models it serves).
+// Live statistics of one provider. Shared by all the models it serves: failures are mostly
+// about the machine, and a per-model split would starve rarely used models of samples.
 struct ProviderStats {
   uint64_t successes = 0;
   uint64_t failures = 0;
@@ -112,7 +113,8 @@ class ProviderBook {
   void remove(const crypto::Address& provider);
 
   // A request to `provider` starts (in-flight + 1). While its breaker is half-open this
-  // request is the probe; no other is let through until it ends.
+  // request is the probe; no other is let through until it ends. (Two route() calls racing
+  // before either begin() can both pick a half-open provider: a rare second probe, no harm.)
   void begin(const crypto::Address& provider);
   // It ended well (in-flight - 1): closes the breaker and updates the latency averages.
   void success(const crypto::Address& provider, double ttft_ms, double per_token_ms);
