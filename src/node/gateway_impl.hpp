@@ -129,6 +129,13 @@ struct VerifiedJob {
   market::CanonicalRequest canonical;
 };
 
+// An independent execution of a job: its output hash and who produced it (nullopt: the
+// gateway's own engine).
+struct Reexecution {
+  Hash32 output_hash{};
+  std::optional<crypto::Address> by;
+};
+
 struct Gateway::Impl {
   Impl(GatewayOptions o, ChainContext& c, NodeState& s, Metrics& m);
 
@@ -201,6 +208,8 @@ struct Gateway::Impl {
   // Headers for a paid request: X-Dgrid-Auth over (method, path, body) and the tickets.
   net::Headers paid_headers(std::string_view method, std::string_view path, std::string_view body,
                             const Payment& pay) const;
+  uint64_t next_auth_ms() const;
+  mutable std::atomic<uint64_t> last_auth_ms{0};
 
   // ---- gateway_verify.cpp ----
   // Checks a receipt returned for `request_hex` from `expected_provider`; on success stores
@@ -212,7 +221,12 @@ struct Gateway::Impl {
   void index_local_models();
   void check_once();
   void run_spot_check(JobRecord job);
-  Result<Hash32> reexecute_remote(const JobRecord& job, const market::CanonicalRequest& req);
+  // Re-executes a job's request: on the local engine when it has the model, else on a live
+  // provider not in `exclude` (paid, its receipt verified and stored).
+  Result<Reexecution> reexecute(const JobRecord& job, const market::CanonicalRequest& req,
+                                std::vector<crypto::Address> exclude);
+  Result<Reexecution> reexecute_remote(const JobRecord& job, const market::CanonicalRequest& req,
+                                       std::vector<crypto::Address> exclude);
   Result<std::optional<Hash32>> reexecute_local(const market::CanonicalRequest& req);
   void advance_disputes();
   Result<void> open_dispute(const nlohmann::json& intent);

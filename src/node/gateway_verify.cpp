@@ -216,8 +216,8 @@ Result<std::optional<Hash32>> Gateway::Impl::reexecute_local(const market::Canon
   return std::optional<Hash32>{out->output_hash};
 }
 
-Result<Hash32> Gateway::Impl::reexecute_remote(const JobRecord& job, const market::CanonicalRequest& req) {
-  std::vector<crypto::Address> exclude{job.provider};
+Result<Reexecution> Gateway::Impl::reexecute_remote(const JobRecord& job, const market::CanonicalRequest& req,
+                                                    std::vector<crypto::Address> exclude) {
   std::string last_error = "no other live provider serves model " + to_hex(job.model);
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::mt19937_64 pick(random_u64());
@@ -269,9 +269,17 @@ Result<Hash32> Gateway::Impl::reexecute_remote(const JobRecord& job, const marke
     settle_payment(*pay, v->receipt.receipt.cost, false);
     spdlog::info("gateway: spot check of job {} ({}) re-executed by {}", to_hex(job.job_id), job.provider.checksummed(),
                  p->address.checksummed());
-    return v->receipt.receipt.output_hash;
+    return Reexecution{v->receipt.receipt.output_hash, p->address};
   }
   return fail(Errc::unavailable, last_error);
+}
+
+Result<Reexecution> Gateway::Impl::reexecute(const JobRecord& job, const market::CanonicalRequest& req,
+                                             std::vector<crypto::Address> exclude) {
+  auto local = reexecute_local(req);
+  if (local && *local) return Reexecution{**local, std::nullopt};
+  if (!local) spdlog::warn("gateway: {}", local.error().message);
+  return reexecute_remote(job, req, std::move(exclude));
 }
 
 void Gateway::Impl::run_spot_check(JobRecord job) {
@@ -281,14 +289,7 @@ void Gateway::Impl::run_spot_check(JobRecord job) {
     (void)state.update_job(job);
     return;
   }
-  auto local = reexecute_local(*req);
-  Result<Hash32> theirs = fail(Errc::unavailable, "");
-  if (local && *local) {
-    theirs = **local;
-  } else {
-    if (!local) spdlog::warn("gateway: {}", local.error().message);
-    theirs = reexecute_remote(job, *req);
-  }
+  auto theirs = reexecute(job, *req, {job.provider});
   if (!theirs) {
     // Nobody could check it now: try again on later passes, give up after a while.
     uint32_t& n = spot_attempts[job.job_id];
@@ -307,7 +308,24 @@ void Gateway::Impl::run_spot_check(JobRecord job) {
   spot_attempts.erase(job.job_id);
   spot_retry_at.erase(job.job_id);
   stats.spot_checks++;
-  if (*theirs == *job.output_hash) {
+  if (theirs->output_hash != *job.output_hash && theirs->by) {
+    // Two providers disagree and either may be lying: ask a third party (our own engine or
+    // another provider) before putting a bond on it. If it sides with the job's provider,
+    // the checker was wrong and nobody is disputed.
+    auto third = reexecute(job, *req, {job.provider, *theirs->by});
+    if (third && third->output_hash == *job.output_hash) {
+      spdlog::warn("gateway: spot check of job {}: checker {} disagreed but a third execution confirms {}", to_hex(job.job_id),
+                   theirs->by->checksummed(), job.provider.checksummed());
+      book.begin(*theirs->by);  // (failure() ends a request; this one already ended well)
+      book.failure(*theirs->by, "wrong answer to a spot check");
+      theirs = third;
+    } else if (!third) {
+      spdlog::info("gateway: spot check of job {}: no third execution to confirm the mismatch ({})", to_hex(job.job_id),
+                   third.error().message);
+    }
+  }
+  const Hash32 their_hash = theirs->output_hash;
+  if (their_hash == *job.output_hash) {
     job.spot_check = SpotCheck::match;
     stats.spot_matches++;
     metrics.spot_checks.with({"match"}).inc();
@@ -315,7 +333,7 @@ void Gateway::Impl::run_spot_check(JobRecord job) {
     return;
   }
   spdlog::warn("gateway: spot check MISMATCH for job {}: provider {} says {}, re-execution gives {}", to_hex(job.job_id),
-               job.provider.checksummed(), to_hex(*job.output_hash), to_hex(*theirs));
+               job.provider.checksummed(), to_hex(*job.output_hash), to_hex(their_hash));
   stats.spot_mismatches++;
   metrics.spot_checks.with({"mismatch"}).inc();
   // Record the intent to dispute before the job's status changes, so a crash in between
@@ -328,7 +346,7 @@ void Gateway::Impl::run_spot_check(JobRecord job) {
       auto j = nlohmann::json::parse(**cur, nullptr, false);
       if (j.is_array()) intents = std::move(j);
     }
-    intents.push_back({{"job_id", to_hex(job.job_id)}, {"challenger_output_hash", to_hex(*theirs)}});
+    intents.push_back({{"job_id", to_hex(job.job_id)}, {"challenger_output_hash", to_hex(their_hash)}});
     if (auto r = state.put(kIntentsKey, intents.dump()); !r) {
       spdlog::error("gateway: recording a dispute intent: {}", r.error().message);
       return;

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "crypto/keccak.hpp"
 #include "infer/output_hash.hpp"
@@ -94,6 +95,11 @@ class FakeProvider {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const crypto::Address& address() const { return key_.address(); }
   void set_mode(Mode m) { mode_ = m; }
+  // Loses every sender's credit (as a provider restarted without its database would).
+  void forget_credit() {
+    std::lock_guard lock(mu_);
+    credit_.clear();
+  }
   uint64_t tickets_accepted() const { return tickets_accepted_; }
   uint64_t jobs() const { return jobs_; }
   u256 credit_of(const crypto::Address& a) {
@@ -362,7 +368,7 @@ class GatewayTest : public test::DgridChainTest {
     return *providers_.back();
   }
 
-  void start_gateway() {
+  void start_gateway(bool discover = true) {
     metrics_ = std::make_unique<Registry>();  // a gateway registers its metrics once per registry
     auto g = Gateway::start(options_, *chain_, *state_, *metrics_);
     ASSERT_TRUE(g) << g.error().to_string();
@@ -372,6 +378,7 @@ class GatewayTest : public test::DgridChainTest {
     auto s = net::HttpServer::start({}, router_->handler());
     ASSERT_TRUE(s) << s.error().to_string();
     server_ = std::move(*s);
+    if (!discover) return;
     auto d = gateway_->discover_once();
     ASSERT_TRUE(d) << d.error().to_string();
   }
@@ -640,6 +647,70 @@ TEST_F(GatewayTest, SpotCheckMismatchIsDisputedThroughClaimAcrossARestart) {
   EXPECT_EQ(j["outcome"], "no_majority");
   EXPECT_EQ(*token().balance_of(chain_->address()), before);
   EXPECT_EQ(gateway_->stats()["disputes"]["other"], 1);
+}
+
+TEST_F(GatewayTest, InsufficientCreditIsToppedUpAndRetriedOnce) {
+  auto& p = add_provider(1);
+  start_gateway();
+  completion();
+  uint64_t tickets = p.tickets_accepted();
+  // The gateway believes credit is left; the provider answers 402, the gateway re-reads its
+  // balance, sends tickets and retries on the same provider.
+  p.forget_credit();
+  json out = completion();
+  EXPECT_EQ(out["dgrid_provider"], p.address().checksummed());
+  EXPECT_GT(p.tickets_accepted(), tickets);
+  EXPECT_EQ(p.jobs(), 2u);
+  auto stats = gateway_->stats();
+  EXPECT_EQ(stats["failovers"], 0);
+  EXPECT_EQ(stats["requests_failed"], 0);
+}
+
+TEST_F(GatewayTest, AWrongCheckerDoesNotGetAnHonestProviderDisputed) {
+  options_.spot_check_rate = 1.0;
+  auto& honest = add_provider(1);
+  start_gateway();
+  json out = completion();
+  ASSERT_EQ(out["dgrid_provider"], honest.address().checksummed());
+  Hash32 job_id = *fixed_from_hex<32>(out["dgrid_receipt"]["job_id"].get<std::string>());
+  // Two checkers join, one of which lies. Whichever checks first, the verdict is a match:
+  // a disagreement is settled by the third execution before any bond is posted.
+  add_provider(2).set_mode(FakeProvider::Mode::cheat);
+  add_provider(3);
+  ASSERT_TRUE(gateway_->discover_once());
+  gateway_->check_once();
+  auto job = state_->job(job_id);
+  ASSERT_TRUE(job && *job);
+  EXPECT_EQ((*job)->spot_check, SpotCheck::match);
+  EXPECT_FALSE((*job)->dispute_id.has_value());
+  auto stats = gateway_->stats();
+  EXPECT_EQ(stats["spot_checks"]["matches"], 1);
+  EXPECT_EQ(stats["disputes"]["opened"], 0);
+  auto open = state_->open_disputes();
+  ASSERT_TRUE(open);
+  EXPECT_TRUE(open->empty());
+}
+
+TEST_F(GatewayTest, BackgroundThreadsDiscoverAndCheck) {
+  options_.start_threads = true;
+  options_.discovery_interval = std::chrono::milliseconds(50);
+  options_.check_interval = std::chrono::milliseconds(50);
+  options_.spot_check_rate = 1.0;
+  add_provider(1);
+  add_provider(2);
+  start_gateway(/*discover=*/false);
+  // Waits (bounded) for what the threads do; nothing here depends on how fast they are.
+  auto wait_for = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 600 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return done();
+  };
+  ASSERT_TRUE(wait_for([&] { return json::parse(call("GET", "/v1/models").body)["data"].size() == 1; }));
+  ASSERT_TRUE(wait_for([&] { return json::parse(call("GET", "/v1/models").body)["data"][0]["dgrid"]["providers"] == 2; }));
+  completion(/*stream=*/true);
+  ASSERT_TRUE(wait_for([&] { return gateway_->stats()["spot_checks"]["run"] == 1; }));
+  EXPECT_EQ(gateway_->stats()["spot_checks"]["matches"], 1);
+  gateway_->stop();
+  gateway_->stop();  // idempotent
 }
 
 }  // namespace
