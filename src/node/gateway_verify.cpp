@@ -74,6 +74,20 @@ Result<u256> uint_call(const eth::Contract& c, std::string_view fn, std::initial
   return *v;
 }
 
+// A failure to open a dispute that retrying cannot fix: the contract refuses this receipt
+// for good, or our own records are unreadable. Anything else (RPC down, bond not funded
+// yet) is retried on later passes.
+bool dispute_is_hopeless(const Error& e) {
+  if (e.code == Errc::malformed || e.code == Errc::not_found) return true;
+  if (e.code != Errc::reverted) return false;
+  for (std::string_view final_reason : {"ReceiptTooOld", "ReceiptAlreadyDisputed", "SameOutputHash", "SelfDispute",
+                                        "InputHashMismatch", "ReceiptSignerMismatch", "WrongChain", "RequestTooLarge",
+                                        "ZeroOutputHash"}) {
+    if (e.message.find(final_reason) != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -405,6 +419,12 @@ Result<void> Gateway::Impl::open_dispute(const nlohmann::json& intent) {
     }
     selection_block = d->selection_block;
   } else {
+    auto balance = chain.contracts().token.balance_of(chain.address());
+    if (!balance) return fail(balance.error().code, "token balance: " + balance.error().message);
+    if (*balance < challenge_bond) {
+      return fail(Errc::failed_precondition, "the dispute bond is " + to_dec(challenge_bond) + " but the gateway holds " +
+                                                 to_dec(*balance) + " (fund " + chain.address().checksummed() + ")");
+    }
     auto allowance = chain.contracts().token.allowance(chain.address(), disputes.address());
     if (!allowance) return fail(allowance.error().code, "bond allowance: " + allowance.error().message);
     if (*allowance < challenge_bond) {
@@ -515,10 +535,7 @@ void Gateway::Impl::advance_disputes() {
         auto r = open_dispute(i);
         if (!r) {
           spdlog::warn("gateway: dispute not opened yet: {}", r.error().message);
-          // A revert is final (too old, already judged, ...); anything else is retried.
-          if (r.error().code != Errc::reverted && r.error().code != Errc::malformed && r.error().code != Errc::not_found) {
-            left.push_back(i);
-          }
+          if (!dispute_is_hopeless(r.error())) left.push_back(i);
         }
       }
       if (auto p = state.put(kIntentsKey, left.dump()); !p) spdlog::warn("gateway: saving dispute intents: {}", p.error().message);
