@@ -568,7 +568,7 @@ Result<void> NodeConfig::validate() const {
   if (provider.enabled) {
     if (provider.models.empty()) return bad("the provider serves no model: add a [[provider.models]] table");
     if (provider.face_value == 0) return bad("provider.face_value must be above 0");
-    if (provider.win_prob == 0) return bad("provider.win_prob must be set (e.g. \"0.001\")");
+    if (provider.win_prob == 0) return bad("provider.win_prob must be above 0 (e.g. \"0.001\")");
   }
   if (provider.enabled && gateway.enabled && provider.listen.port != 0 &&
       provider.listen.port == gateway.listen.port && provider.listen.host == gateway.listen.host)

@@ -59,7 +59,8 @@ struct ProviderConfig {
   uint32_t threads = 1;
   uint32_t capacity = 4;
   u256 face_value = 1'000'000;
-  u256 win_prob = 0;  // the ticket field: probability * 2^256 (set from win_prob = "0.001")
+  // The ticket field: probability * 2^256. Default "0.001" (docs/economics.md).
+  u256 win_prob = u256("0x4189374bc6a7ef9db22d0e5604189374bc6a7ef9db22d0e5604189374bc6a7");
   uint64_t ticket_expiry_blocks = 50;
   std::chrono::milliseconds redeem_interval{2'000};
   bool juror = true;

@@ -282,7 +282,7 @@ TEST(ConfigTest, ValidateCrossKeyRules) {
   check("", "nothing to run");
   check("[gateway]\n", "");
   check("[provider]\n", "serves no model");
-  check("[provider]\n[[provider.models]]\nname = \"m\"\npath = \"m.gguf\"\n", "win_prob must be set");
+  check("[provider]\nwin_prob = \"0x0\"\n[[provider.models]]\nname = \"m\"\npath = \"m.gguf\"\n", "win_prob must be above 0");
   check("[provider]\nwin_prob = \"0.01\"\n[[provider.models]]\nname = \"m\"\npath = \"m.gguf\"\n", "");
   check("[provider]\nwin_prob = \"0.01\"\nlisten = \"127.0.0.1:7000\"\n[[provider.models]]\nname = \"m\"\npath = "
         "\"m.gguf\"\n[gateway]\nlisten = \"127.0.0.1:7000\"\n",
