@@ -68,9 +68,8 @@ class HttpClient {
   // Idle pooled connections (all hosts); for tests and metrics.
   size_t idle_connections() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

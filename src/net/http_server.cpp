@@ -394,15 +394,20 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
   if (m.accept_thread.joinable()) m.accept_thread.join();
 
   std::unique_lock lock(m.mu);
+  // The posted handlers hold raw pointers: they run only inside the connection's own
+  // ioc.run() (so the connection is alive), and a shared_ptr left queued in the ioc the
+  // connection owns would keep it alive forever.
   for (const auto& c : m.conns) {
-    asio::post(c->ioc, [c] {
-      if (c->idle) c->close();
+    Connection* raw = c.get();
+    asio::post(c->ioc, [raw] {
+      if (raw->idle) raw->close();
     });
   }
   if (!m.cv.wait_for(lock, grace, [&] { return m.conns.empty(); })) {
     for (const auto& c : m.conns) {
       c->killed = true;
-      asio::post(c->ioc, [c] { c->close(); });
+      Connection* raw = c.get();
+      asio::post(c->ioc, [raw] { raw->close(); });
     }
     // Handlers notice through their writer (false) or client_gone(); wait for them to return.
     m.cv.wait(lock, [&] { return m.conns.empty(); });

@@ -109,9 +109,8 @@ class HttpServer {
   // for their handlers to return. Idempotent; thread-safe.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
