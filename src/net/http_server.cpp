@@ -106,8 +106,9 @@ class Writer final : public ResponseWriter {
     res.result(static_cast<unsigned>(status));
     res.reason(status_line_reason(status));
     res.set(http::field::content_type, content_type);
-    res.set(http::field::cache_control, "no-cache");
     for (auto& [k, v] : headers) res.insert(k, v);
+    // Proxies must not hold back or replay a live stream, unless the handler said otherwise.
+    if (res.find(http::field::cache_control) == res.end()) res.set(http::field::cache_control, "no-cache");
     res.keep_alive(keep_alive_ && !stopping_);
     res.chunked(true);
     if (c_.peer_gone()) return failed();

@@ -186,6 +186,7 @@ TEST(HttpServer, StreamedChunksReachTheClientBeforeEnd) {
         EXPECT_EQ(head.header("content-type"), "text/event-stream");
         EXPECT_EQ(head.header("x-stream"), "yes");
         EXPECT_EQ(head.header("transfer-encoding"), "chunked");
+        EXPECT_EQ(head.header("cache-control"), "no-cache");
       },
       [&](std::string_view piece) {
         got += piece;
