@@ -228,6 +228,9 @@ struct Gateway::Impl {
   Result<Reexecution> reexecute_remote(const JobRecord& job, const market::CanonicalRequest& req,
                                        std::vector<crypto::Address> exclude);
   Result<std::optional<Hash32>> reexecute_local(const market::CanonicalRequest& req);
+  // ---- gateway_dispute.cpp ----
+  // Durably notes that a job's receipt should be disputed with this output hash.
+  Result<void> record_dispute_intent(const Hash32& job_id, const Hash32& challenger_output_hash);
   void advance_disputes();
   Result<void> open_dispute(const nlohmann::json& intent);
   Result<void> advance_dispute(const DisputeRecord& rec);
