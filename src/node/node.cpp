@@ -1,0 +1,173 @@
+#include "node/node.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include "crypto/keystore.hpp"
+#include "crypto/keccak.hpp"
+#include "net/http_server.hpp"
+#include "node/chain.hpp"
+#include "node/gateway.hpp"
+#include "node/juror.hpp"
+#include "node/metrics.hpp"
+#include "node/provider.hpp"
+#include "node/state.hpp"
+
+namespace dgrid::node {
+namespace {
+
+std::string url_of(const std::string& host, uint16_t port) {
+  bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+struct Node::Impl {
+  NodeConfig config;
+  std::unique_ptr<ChainContext> chain;
+  std::unique_ptr<NodeState> state;
+  std::unique_ptr<Registry> metrics;
+  std::unique_ptr<Provider> provider;
+  std::unique_ptr<Juror> juror;
+  std::unique_ptr<Gateway> gateway;
+  net::Router provider_router, gateway_router;
+  std::unique_ptr<net::HttpServer> provider_server, gateway_server;
+  std::string provider_url, gateway_url;
+  bool stopped = false;
+};
+
+Node::~Node() { stop(); }
+
+Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::function<void(const std::string&)>& progress) {
+  auto say = [&](const std::string& s) {
+    spdlog::info("{}", s);
+    if (progress) progress(s);
+  };
+  std::unique_ptr<Node> node(new Node());
+  node->impl_ = std::make_unique<Impl>();
+  Impl& im = *node->impl_;
+  im.config = config;
+  const NodeConfig& cfg = im.config;
+  if (!cfg.provider.enabled && !cfg.gateway.enabled) {
+    return fail(Errc::invalid_argument, "nothing to run: enable [provider] and/or [gateway] in the config");
+  }
+
+  auto key = load_key(cfg.key);
+  if (!key) return std::unexpected(key.error());
+  auto target = resolve_chain(cfg.chain);
+  if (!target) return std::unexpected(target.error());
+  say("connecting to chain " + target->rpc_url + " as " + key->address().checksummed());
+  auto chain = ChainContext::connect(target->rpc_url, target->deployment, *key);
+  if (!chain) return std::unexpected(chain.error());
+  im.chain = std::move(*chain);
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) return fail(Errc::io, "cannot create data_dir " + cfg.data_dir.string() + ": " + ec.message());
+  auto state = NodeState::open(cfg.data_dir);
+  if (!state) return fail(state.error().code, "node state in " + cfg.data_dir.string() + ": " + state.error().message);
+  im.state = std::move(*state);
+  if (im.state->holds_released_at_open() > 0) {
+    say("released " + std::to_string(im.state->holds_released_at_open()) + " credit holds left by an unfinished run (those jobs were not charged)");
+  }
+  im.metrics = std::make_unique<Registry>();
+
+  auto common_routes = [&im](net::Router& r) {
+    r.add("GET", "/metrics", [&im](net::Request&, net::ResponseWriter& w) {
+      w.send(net::Response{200, std::string(kMetricsContentType), {}, im.metrics->render()});
+    });
+    r.add("GET", "/healthz", [](net::Request&, net::ResponseWriter& w) { w.send(net::json_response(200, {{"ok", true}})); });
+  };
+
+  if (cfg.provider.enabled) {
+    say("loading models ...");
+    auto p = Provider::create(cfg, *im.chain, *im.state, *im.metrics);
+    if (!p) return std::unexpected(p.error());
+    im.provider = std::move(*p);
+    im.provider->register_routes(im.provider_router);
+    common_routes(im.provider_router);
+    net::ServerOptions so;
+    so.host = cfg.provider.listen.host;
+    so.port = cfg.provider.listen.port;
+    so.idle_timeout = std::chrono::minutes(2);
+    auto server = net::HttpServer::start(so, im.provider_router.handler());
+    if (!server) return fail(server.error().code, "provider listener " + cfg.provider.listen.to_string() + ": " + server.error().message);
+    im.provider_server = std::move(*server);
+    im.provider_url = url_of(so.host, im.provider_server->port());
+    std::string public_url = cfg.provider.public_url.empty() ? im.provider_url : cfg.provider.public_url;
+    say("provider listening on " + im.provider_url + "; registering on chain ...");
+    if (auto r = im.provider->go_online(public_url); !r) return std::unexpected(r.error());
+    if (cfg.provider.juror) {
+      auto j = Juror::start(cfg, *im.chain, *im.state, *im.metrics, *im.provider);
+      if (!j) return std::unexpected(j.error());
+      im.juror = std::move(*j);
+    }
+  }
+
+  if (cfg.gateway.enabled) {
+    say("starting gateway ...");
+    auto g = Gateway::start(cfg, *im.chain, *im.state, *im.metrics);
+    if (!g) return std::unexpected(g.error());
+    im.gateway = std::move(*g);
+    im.gateway->register_routes(im.gateway_router);
+    common_routes(im.gateway_router);
+    net::ServerOptions so;
+    so.host = cfg.gateway.listen.host;
+    so.port = cfg.gateway.listen.port;
+    so.max_body_bytes = cfg.gateway.max_request_bytes;
+    so.idle_timeout = std::chrono::minutes(2);
+    auto server = net::HttpServer::start(so, im.gateway_router.handler());
+    if (!server) return fail(server.error().code, "gateway listener " + cfg.gateway.listen.to_string() + ": " + server.error().message);
+    im.gateway_server = std::move(*server);
+    im.gateway_url = url_of(so.host, im.gateway_server->port());
+    say("gateway listening on " + im.gateway_url);
+  }
+
+  // Where this node serves, for scripts and the demo (written last: its presence means ready).
+  nlohmann::json ep = {{"address", im.chain->address().checksummed()},
+                       {"pid", ::getpid()},
+                       {"provider_url", im.provider_url},
+                       {"gateway_url", im.gateway_url}};
+  if (auto w = crypto::write_file_atomic(cfg.data_dir / "endpoints.json", ep.dump(2) + "\n", 0644); !w) {
+    return fail(w.error().code, "writing endpoints.json: " + w.error().message);
+  }
+  return node;
+}
+
+std::string Node::provider_url() const { return impl_->provider_url; }
+std::string Node::gateway_url() const { return impl_->gateway_url; }
+std::string Node::address() const { return impl_->chain->address().checksummed(); }
+
+void Node::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  std::error_code ec;
+  std::filesystem::remove(impl_->config.data_dir / "endpoints.json", ec);
+  // Stop taking requests first and let in-flight ones finish, then the background loops.
+  if (impl_->gateway_server) impl_->gateway_server->stop(std::chrono::seconds(10));
+  if (impl_->provider_server) impl_->provider_server->stop(std::chrono::seconds(10));
+  if (impl_->gateway) impl_->gateway->stop();
+  if (impl_->juror) impl_->juror->stop();
+  if (impl_->provider) impl_->provider->stop();
+  spdlog::info("node stopped");
+}
+
+}  // namespace dgrid::node
+
+namespace dgrid::node {
+
+void configure_logging(const NodeConfig& c) {
+  auto level = spdlog::level::from_str(c.log_level);
+  spdlog::set_level(level);
+  // Structured logs: one JSON object per line (fields: time, level, message).
+  if (c.log_format == "json") {
+    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","pid":%P,"message":"%v"})");
+  } else {
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  }
+}
+
+}  // namespace dgrid::node
