@@ -72,7 +72,8 @@ class Gateway {
   // One discovery pass: follows registry events, refreshes on-chain provider records and
   // polls every known provider's /info. The discovery thread calls it periodically.
   Result<void> discover_once();
-  // One pass of the checker: runs pending spot checks and advances open disputes.
+  // One pass of the checker: runs pending spot checks and advances open disputes. Safe to
+  // call while the checker thread runs (passes take turns).
   void check_once();
 
   // Stops the background threads and joins them. Idempotent; in-flight requests finish.

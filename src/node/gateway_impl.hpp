@@ -170,7 +170,8 @@ struct Gateway::Impl {
   std::map<Hash32, std::filesystem::path> local_files;
   std::map<Hash32, std::shared_ptr<const infer::Model>> local_models;
 
-  // Spot checks nobody could run yet (checker thread only).
+  std::mutex check_mu;  // one check_once() pass at a time
+  // Spot checks nobody could run yet (guarded by check_mu).
   std::map<Hash32, uint32_t> spot_attempts;
   std::map<Hash32, Clock::time_point> spot_retry_at;
 

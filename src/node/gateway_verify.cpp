@@ -286,6 +286,8 @@ void Gateway::Impl::run_spot_check(JobRecord job) {
 }
 
 void Gateway::Impl::check_once() {
+  // The checker thread and a direct caller (tests, an operator command) take turns.
+  std::lock_guard pass(check_mu);
   auto jobs = state.jobs_to_check(64);
   if (!jobs) {
     spdlog::warn("gateway: reading jobs to check: {}", jobs.error().message);
