@@ -6,13 +6,15 @@
 // The providers are small stand-ins that speak the protocol honestly (X-Dgrid-Auth checked,
 // tickets validated with market::check_ticket, credit held and charged, receipts signed with
 // market::sign_receipt) but "generate" tokens from a formula instead of running a model, so
-// each test controls exactly how a provider behaves.
+// each test controls exactly how a provider behaves. The last test puts the real provider
+// nodes (src/node/provider.*, the real model) behind the gateway.
 #include "node/gateway.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -29,6 +31,8 @@
 #include "net/sse.hpp"
 #include "node/auth.hpp"
 #include "node/chain.hpp"
+#include "node/config.hpp"
+#include "node/node.hpp"
 #include "node/metrics.hpp"
 #include "node/state.hpp"
 #include "support/dgrid_chain.hpp"
@@ -711,6 +715,66 @@ TEST_F(GatewayTest, BackgroundThreadsDiscoverAndCheck) {
   EXPECT_EQ(gateway_->stats()["spot_checks"]["matches"], 1);
   gateway_->stop();
   gateway_->stop();  // idempotent
+}
+
+// The integrator's real provider nodes (the deterministic engine on ../shared's stories260K)
+// behind the gateway: plain and streamed completions with verified receipts, and a spot
+// check re-executed on the other provider that matches bit for bit.
+TEST_F(GatewayTest, RealProvidersServeVerifyAndPassSpotChecks) {
+  DGRID_SHARED_OR_SKIP(model, "models/stories260K.gguf");
+  std::ofstream(dir_.path() / "deployment.json") << deployment_.to_json().dump();
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (size_t i : {1, 2}) {
+    auto dir = dir_.path() / ("provider" + std::to_string(i));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "node.toml")
+        << "data_dir = \"data\"\n[chain]\nrpc = \"" << anvil_->rpc_url() << "\"\ndeployment = \"../deployment.json\"\n"
+        << "poll_interval_ms = 200\n[key]\nprivate_key = \"" << to_hex(anvil_->dev_keys()[i].secret()) << "\"\n"
+        << "[provider]\nenabled = true\nlisten = \"127.0.0.1:0\"\nstake = \"100\"\ncapacity = 2\nface_value = \"0.01\"\n"
+        << "win_prob = \"0.01\"\njuror = false\n[[provider.models]]\nname = \"stories\"\npath = \"" << model.string()
+        << "\"\nprice_input = \"1\"\nprice_output = \"2\"\n";
+    auto cfg = NodeConfig::load(dir / "node.toml");
+    ASSERT_TRUE(cfg) << cfg.error().to_string();
+    auto n = Node::start(*cfg);
+    ASSERT_TRUE(n) << n.error().to_string();
+    nodes.push_back(std::move(*n));
+  }
+  options_.spot_check_rate = 1.0;
+  start_gateway();
+  auto models = json::parse(call("GET", "/v1/models").body);
+  ASSERT_EQ(models["data"].size(), 1u) << models.dump();
+  EXPECT_EQ(models["data"][0]["id"], "stories");
+  EXPECT_EQ(models["data"][0]["dgrid"]["providers"], 2);
+
+  json body = {{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 12}, {"temperature", 0}};
+  auto r = call("POST", "/v1/completions", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto out = json::parse(r.body);
+  EXPECT_FALSE(out.contains("dgrid_receipt_error")) << out.dump();
+  EXPECT_FALSE(out["choices"][0]["text"].get<std::string>().empty());
+  Hash32 job_id = *fixed_from_hex<32>(out["dgrid_receipt"]["job_id"].get<std::string>());
+
+  json chat = {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "Tell me a story"}}}}, {"max_tokens", 8}, {"stream", true}};
+  auto s = call("POST", "/v1/chat/completions", chat.dump());
+  ASSERT_EQ(s.status, 200) << s.body;
+  auto events = sse_events(s.body);
+  ASSERT_GE(events.size(), 3u) << s.body;
+  EXPECT_EQ(events.back(), "[DONE]");
+  auto last = json::parse(events[events.size() - 2]);
+  EXPECT_TRUE(last.contains("dgrid_receipt")) << last.dump();
+  EXPECT_FALSE(last.contains("dgrid_receipt_error")) << last.dump();
+
+  gateway_->check_once();
+  auto job = state_->job(job_id);
+  ASSERT_TRUE(job && *job);
+  EXPECT_EQ((*job)->spot_check, SpotCheck::match);
+  auto stats = gateway_->stats();
+  EXPECT_EQ(stats["spot_checks"]["matches"], 2) << stats.dump();
+  EXPECT_EQ(stats["spot_checks"]["mismatches"], 0);
+  EXPECT_EQ(stats["receipts"]["invalid"], 0);
+  server_->stop(std::chrono::milliseconds(100));
+  gateway_->stop();
+  for (auto& n : nodes) n->stop();
 }
 
 }  // namespace
