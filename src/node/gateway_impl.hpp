@@ -134,6 +134,7 @@ struct VerifiedJob {
 struct Reexecution {
   Hash32 output_hash{};
   std::optional<crypto::Address> by;
+  std::optional<Hash32> job_id;  // the checker's own signed job (remote re-executions)
 };
 
 struct Gateway::Impl {

@@ -74,6 +74,7 @@ enum class Outcome {
   done,       // the client got its answer (or is gone)
   failover,   // nothing reached the client; try the next provider
   top_up,     // 402 insufficient_credit: re-read credit, top up and retry this provider once
+  refresh,    // 402 stale_ticket_params: re-read the provider's /info, re-issue tickets, retry once
   user_error  // the provider refused the request itself (400/413): relay to the client
 };
 
@@ -113,6 +114,9 @@ void note_failure(Job& job, const crypto::Address& who, const std::string& why, 
 Outcome classify(Job& job, Attempt& a, int status, std::string_view body, bool may_top_up) {
   UpstreamError e = upstream_error(status, body);
   if (status == 402 && e.code == "insufficient_credit" && may_top_up) return Outcome::top_up;
+  // The provider rotates its recipient_rand_hash after each winning ticket (its rand becomes
+  // public when redeemed), so tickets made from older /info parameters are refused.
+  if (status == 402 && e.code == "stale_ticket_params" && may_top_up) return Outcome::refresh;
   if (status == 400 || status == 413) {
     job.user_error = e;
     return Outcome::user_error;
@@ -166,7 +170,7 @@ Outcome run_plain(Job& job, Attempt& a, const std::string& body, bool may_top_up
   if (resp->status != 200) {
     g.settle_payment(a.pay, std::nullopt, /*uncertain=*/true);
     Outcome o = classify(job, a, resp->status, resp->body, may_top_up);
-    if (o == Outcome::top_up || o == Outcome::user_error) g.book.success(addr, ms_since(t0), 0);
+    if (o == Outcome::top_up || o == Outcome::refresh || o == Outcome::user_error) g.book.success(addr, ms_since(t0), 0);
     return o;
   }
   auto obj = nlohmann::json::parse(resp->body, nullptr, false);
@@ -296,7 +300,7 @@ Outcome run_stream(Job& job, Attempt& a, const std::string& body, bool may_top_u
   if (head && status != 200) {
     g.settle_payment(a.pay, std::nullopt, /*uncertain=*/true);
     Outcome o = classify(job, a, status, error_body, may_top_up);
-    if (o == Outcome::top_up || o == Outcome::user_error) g.book.success(addr, ms_since(t0), 0);
+    if (o == Outcome::top_up || o == Outcome::refresh || o == Outcome::user_error) g.book.success(addr, ms_since(t0), 0);
     return o;
   }
   if (client_gone) {
@@ -416,6 +420,16 @@ void handle_completion(Gateway::Impl& g, net::Request& req, net::ResponseWriter&
       }
       a.pay = std::move(*pay);
       o = job.stream ? run_stream(job, a, body, !topped_up) : run_plain(job, a, body, !topped_up);
+      if (o == Outcome::refresh) {
+        spdlog::info("gateway: {} rotated its ticket parameters; re-reading /info", a.provider.address.checksummed());
+        g.poll_info(a.provider.address);
+        auto fresh = g.provider(a.provider.address);
+        if (!fresh || !fresh->offer(job.model)) break;
+        a.provider = std::move(*fresh);
+        a.offer = a.provider.offer(job.model);
+        topped_up = true;
+        continue;
+      }
       if (o != Outcome::top_up) break;
       spdlog::info("gateway: {} reports insufficient credit; re-reading and topping up", a.provider.address.checksummed());
       topped_up = true;
@@ -429,6 +443,7 @@ void handle_completion(Gateway::Impl& g, net::Request& req, net::ResponseWriter&
                          e.code.empty() ? "invalid_request" : e.code);
     }
     if (o == Outcome::top_up) note_failure(job, a.provider.address, "insufficient credit after a top-up", false);
+    if (o == Outcome::refresh) note_failure(job, a.provider.address, "ticket parameters still stale after re-reading /info", false);
   }
   g.stats.requests_failed++;
     g.metrics.requests_failed.inc();

@@ -208,7 +208,7 @@ Result<Reexecution> Gateway::Impl::reexecute_remote(const JobRecord& job, const 
     settle_payment(*pay, v->receipt.receipt.cost, false);
     spdlog::info("gateway: spot check of job {} ({}) re-executed by {}", to_hex(job.job_id), job.provider.checksummed(),
                  p->address.checksummed());
-    return Reexecution{v->receipt.receipt.output_hash, p->address};
+    return Reexecution{v->receipt.receipt.output_hash, p->address, v->receipt.receipt.job_id};
   }
   return fail(Errc::unavailable, last_error);
 }
@@ -216,7 +216,7 @@ Result<Reexecution> Gateway::Impl::reexecute_remote(const JobRecord& job, const 
 Result<Reexecution> Gateway::Impl::reexecute(const JobRecord& job, const market::CanonicalRequest& req,
                                              std::vector<crypto::Address> exclude) {
   auto local = reexecute_local(req);
-  if (local && *local) return Reexecution{**local, std::nullopt};
+  if (local && *local) return Reexecution{**local, std::nullopt, std::nullopt};
   if (!local) spdlog::warn("gateway: {}", local.error().message);
   return reexecute_remote(job, req, std::move(exclude));
 }
@@ -257,6 +257,14 @@ void Gateway::Impl::run_spot_check(JobRecord job) {
                    theirs->by->checksummed(), job.provider.checksummed());
       book.begin(*theirs->by);  // (failure() ends a request; this one already ended well)
       book.failure(*theirs->by, "wrong answer to a spot check");
+      // The checker signed a receipt for its wrong answer: that is as disputable as any job.
+      if (theirs->job_id) {
+        stats.spot_mismatches++;
+        metrics.spot_checks.with({"mismatch"}).inc();
+        if (auto r = record_dispute_intent(*theirs->job_id, third->output_hash); !r) {
+          spdlog::error("gateway: recording a dispute intent: {}", r.error().message);
+        }
+      }
       theirs = third;
     } else if (!third) {
       spdlog::info("gateway: spot check of job {}: no third execution to confirm the mismatch ({})", to_hex(job.job_id),

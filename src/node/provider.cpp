@@ -52,7 +52,7 @@ net::Response error_for(const Error& e, int fallback_status = 400) {
 // Tickets carry payment errors: 402 with a code the gateway can act on.
 net::Response ticket_error(const Error& e) {
   bool stale = e.message.find("recipient_rand_hash") != std::string::npos || e.message.find("expire") != std::string::npos;
-  return net::error_response(402, "ticket rejected: " + e.message, "payment_required",
+  return net::error_response(402, e.message, "payment_required",
                              stale ? "stale_ticket_params" : "invalid_ticket");
 }
 
@@ -457,7 +457,6 @@ Result<Provider::PaidJob> Provider::run_paid(net::Request& req, const ServedMode
     }
     if (auto b = accept_tickets(*tickets); !b) {
       Error e = b.error();
-      e.message = "ticket rejected: " + e.message;
       e.payload = {'t'};  // marks a ticket error for the status mapping
       return std::unexpected(e);
     }
