@@ -12,9 +12,14 @@ build: setup
 	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The main job on the embedded default: a local chain with dgrid's contracts deployed.
+# The main job on the embedded default: a local chain, three providers (one cheating) and a
+# gateway on loopback, real traffic, spot checks, disputes and slashing; then the gateway stays
+# up for you to try. MODEL=path/to/model.gguf serves a real model (default: a synthetic one).
+# DEMO_FLAGS="--once" exits after the summary.
+MODEL ?=
+DEMO_FLAGS ?=
 demo: build
-	$(BUILD)/dgrid devnet up --dir .devnet
+	$(BUILD)/dgrid demo --dir .demo $(if $(MODEL),--model $(MODEL)) $(DEMO_FLAGS)
 
 test: build
 	@scripts/run-tests $(BUILD)
