@@ -15,7 +15,7 @@
 namespace dgrid::market {
 
 struct CanonicalRequest {
-  Hash32 model{};                 // keccak256 of the GGUF file bytes
+  Hash32 model{};                 // SHA-256 of the GGUF file bytes (the on-chain model id)
   std::vector<uint32_t> prompt;   // token ids, chat template already applied
   uint32_t max_tokens = 0;
   float temperature = 0.0f;       // 0 = greedy
