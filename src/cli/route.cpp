@@ -2,6 +2,7 @@
 // every candidate provider with its score components, eligibility and the pick.
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "cli/common.hpp"
 #include "net/http_client.hpp"
@@ -57,10 +58,26 @@ void register_route(CLI::App& app) {
       return;
     }
     std::cout << j.value("summary", "") << "\n";
+    if (j.contains("weights")) std::cout << "weights " << j["weights"].dump() << ", random pick among the best " << j.value("top_k", 0) << "\n";
+    std::cout << "\n  rank  provider                                    p(pick)  total   price  latency  reliab.  stake  load   expected cost / latency\n";
     if (j.contains("candidates") && j["candidates"].is_array()) {
       for (const auto& c : j["candidates"]) {
-        std::cout << "  " << (c.value("chosen", false) ? "* " : "  ") << c.value("address", "?") << "  "
-                  << c.value("url", "") << "\n      " << c.dump() << "\n";
+        std::ostringstream line;
+        bool chosen = c.value("reason", "") == "chosen";
+        line << (chosen ? "  *" : "   ") << std::setw(3) << (c["rank"].is_number() ? std::to_string(c["rank"].get<int>()) : "-") << "  "
+             << std::left << std::setw(44) << c.value("address", "?") << std::right;
+        if (c.value("eligible", false)) {
+          const auto& sc = c["scores"];
+          line << std::fixed << std::setprecision(3) << std::setw(7) << c.value("pick_probability", 0.0) << std::setw(7)
+               << c.value("total", 0.0) << std::setw(8) << sc.value("price", 0.0) << std::setw(9) << sc.value("latency", 0.0)
+               << std::setw(9) << sc.value("reliability", 0.0) << std::setw(7) << sc.value("stake", 0.0) << std::setw(6)
+               << sc.value("load", 0.0) << "   " << c["inputs"].value("expected_cost", "?") << " units / "
+               << std::setprecision(1) << c["inputs"].value("expected_latency_ms", 0.0) << " ms"
+               << (c["inputs"].value("latency_known", true) ? "" : " (prior)");
+        } else {
+          line << "  not eligible: " << c.value("reason", "?");
+        }
+        std::cout << line.str() << "\n";
       }
     }
   });

@@ -1,6 +1,7 @@
 #include "node/node.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <unistd.h>
@@ -159,12 +160,29 @@ void Node::stop() {
 
 namespace dgrid::node {
 
+namespace {
+
+// %j: the log message as a JSON string body (quotes, backslashes and control characters
+// escaped), so `log_format = "json"` lines stay valid JSON whatever the message holds.
+class JsonMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string escaped = nlohmann::json(std::string(msg.payload.data(), msg.payload.size())).dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    // dump() adds the surrounding quotes; the pattern has its own.
+    dest.append(escaped.data() + 1, escaped.data() + escaped.size() - 1);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
+};
+
+}  // namespace
+
 void configure_logging(const NodeConfig& c) {
-  auto level = spdlog::level::from_str(c.log_level);
-  spdlog::set_level(level);
-  // Structured logs: one JSON object per line (fields: time, level, message).
+  spdlog::set_level(spdlog::level::from_str(c.log_level));
   if (c.log_format == "json") {
-    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","pid":%P,"message":"%v"})");
+    auto f = std::make_unique<spdlog::pattern_formatter>();
+    f->add_flag<JsonMessageFlag>('j').set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","pid":%P,"message":"%j"})");
+    spdlog::set_formatter(std::move(f));
   } else {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   }

@@ -10,6 +10,7 @@
 
 #include "crypto/eip712.hpp"
 #include "crypto/keccak.hpp"
+#include "market/receipt.hpp"
 #include "support/dgrid_chain.hpp"
 
 namespace dgrid::eth {
@@ -22,69 +23,15 @@ constexpr std::string_view kReceiptType =
     "Receipt(bytes32 jobId,address provider,bytes32 model,bytes32 inputHash,bytes32 outputHash,uint64 promptTokens,"
     "uint64 completionTokens,uint256 cost,uint256 chainId,uint64 timestamp)";
 
-// Disputes.Receipt (named apart from eth::Receipt, the transaction receipt).
-struct InferenceReceipt {
-  Hash32 job_id{};
-  Address provider;
-  Hash32 model{};
-  Hash32 input_hash{};
-  Hash32 output_hash{};
-  uint64_t prompt_tokens = 0;
-  uint64_t completion_tokens = 0;
-  u256 cost = 0;
-  u256 chain_id = 0;
-  uint64_t timestamp = 0;
-};
+// The marketplace's receipt code (src/market) against the contract's own hashing.
+using InferenceReceipt = market::Receipt;  // named apart from eth::Receipt, the transaction receipt
+using market::receipt_value;
+using market::vote_commitment;
 
 struct SignedReceipt {
   InferenceReceipt receipt;
   crypto::Signature sig;
 };
-
-Hash32 address_word(const Address& a) {
-  Hash32 w{};
-  std::memcpy(w.data() + 12, a.bytes.data(), a.bytes.size());
-  return w;
-}
-
-// hashStruct(Receipt) = keccak256(abi.encode(RECEIPT_TYPEHASH, fields...)): every field is
-// static, so it is the type hash followed by one 32-byte word per field.
-Hash32 receipt_struct_hash(const InferenceReceipt& r) {
-  crypto::Keccak256 h;
-  h.update(crypto::keccak256(kReceiptType));
-  h.update(r.job_id);
-  h.update(address_word(r.provider));
-  h.update(r.model);
-  h.update(r.input_hash);
-  h.update(r.output_hash);
-  h.update(to_be32(r.prompt_tokens));
-  h.update(to_be32(r.completion_tokens));
-  h.update(to_be32(r.cost));
-  h.update(to_be32(r.chain_id));
-  h.update(to_be32(r.timestamp));
-  return h.finalize();
-}
-
-Hash32 receipt_digest(const InferenceReceipt& r, const Hash32& domain) {
-  return crypto::eip712_digest(domain, receipt_struct_hash(r));
-}
-
-Value receipt_value(const InferenceReceipt& r) {
-  return Value::tuple({Value::bytes(r.job_id), Value::address(r.provider), Value::bytes(r.model),
-                       Value::bytes(r.input_hash), Value::bytes(r.output_hash), Value::uint(r.prompt_tokens),
-                       Value::uint(r.completion_tokens), Value::uint(r.cost), Value::uint(r.chain_id),
-                       Value::uint(r.timestamp)});
-}
-
-// keccak256(abi.encode(uint256 disputeId, bytes32 outputHash, bytes32 salt, address juror)).
-Hash32 vote_commitment(uint64_t dispute_id, const Hash32& output_hash, const Hash32& salt, const Address& juror) {
-  crypto::Keccak256 h;
-  h.update(to_be32(dispute_id));
-  h.update(output_hash);
-  h.update(salt);
-  h.update(address_word(juror));
-  return h.finalize();
-}
 
 Hash32 text_hash(std::string_view s) { return crypto::keccak256(s); }
 
@@ -166,11 +113,11 @@ class DisputesTest : public test::DgridChainTest {
     r.cost = 46'000;
     r.chain_id = anvil_->chain_id();
     r.timestamp = rpc_->block(std::nullopt)->timestamp;
-    s.sig = wallet(signer).key().sign(receipt_digest(r, domain_));
+    s.sig = wallet(signer).key().sign(market::receipt_digest(r, deployment_.disputes));
     return s;
   }
   void resign(SignedReceipt& s, size_t signer = kProvider) {
-    s.sig = wallet(signer).key().sign(receipt_digest(s.receipt, domain_));
+    s.sig = wallet(signer).key().sign(market::receipt_digest(s.receipt, deployment_.disputes));
   }
 
   Result<Receipt> open(size_t challenger, const SignedReceipt& s, const Hash32& challenger_hash,
@@ -274,7 +221,7 @@ TEST_F(DisputesTest, ReceiptDigestMatchesContract) {
   auto s = make_receipt(1);
   s.receipt.cost = u256(1) << 200;  // wide values: no truncation anywhere
   s.receipt.timestamp = 0xFFFF'FFFF'FFFF'FFF0ull;
-  Hash32 ours = receipt_digest(s.receipt, domain_);
+  Hash32 ours = market::receipt_digest(s.receipt, deployment_.disputes);
   auto theirs = disputes().call("receiptHash", {receipt_value(s.receipt)});
   ASSERT_TRUE(theirs) << theirs.error().to_string();
   EXPECT_EQ(*theirs->values[0].as_fixed<32>(), ours);
@@ -284,7 +231,7 @@ TEST_F(DisputesTest, ReceiptDigestMatchesContract) {
   changed.completion_tokens += 1;
   Hash32 other = *disputes().call("receiptHash", {receipt_value(changed)})->values[0].as_fixed<32>();
   EXPECT_NE(other, ours);
-  EXPECT_EQ(other, receipt_digest(changed, domain_));
+  EXPECT_EQ(other, market::receipt_digest(changed, deployment_.disputes));
 
   // The same receipt through the generic EIP-712 encoder.
   const auto& r = s.receipt;
@@ -322,7 +269,7 @@ TEST_F(DisputesTest, ChallengerRightProviderSlashedSilentJurorPenalized) {
   u256 burned_start = total_burned();
 
   auto s = make_receipt(1);
-  Hash32 digest = receipt_digest(s.receipt, domain_);
+  Hash32 digest = market::receipt_digest(s.receipt, deployment_.disputes);
   auto o = open(kChallenger, s, truth);
   ASSERT_TRUE(o) << o.error().to_string();
   std::cout << "openDispute: gas " << o->gas_used << std::endl;
@@ -422,7 +369,7 @@ TEST_F(DisputesTest, ProviderRightChallengerLosesBond) {
 
   auto s = make_receipt(2);
   ASSERT_EQ(s.receipt.output_hash, honest);
-  Hash32 digest = receipt_digest(s.receipt, domain_);
+  Hash32 digest = market::receipt_digest(s.receipt, deployment_.disputes);
   ASSERT_TRUE(open(kChallenger, s, text_hash("a wrong claim")));
   DisputeState d = draw(1);
   ASSERT_EQ(d.jurors.size(), 3u);
