@@ -219,6 +219,18 @@ void Gateway::register_routes(net::Router& router) {
     if (!authorized(g.options, req, w)) return;
     w.send(net::json_response(200, g.models_json()));
   });
+  router.add("GET", "/v1/models/{model}", [&g](net::Request& req, net::ResponseWriter& w) {
+    if (!authorized(g.options, req, w)) return;
+    const std::string& want = req.params["model"];
+    auto all = g.models_json();
+    if (all.contains("data") && all["data"].is_array()) {
+      for (const auto& m : all["data"]) {
+        if (m.value("id", "") == want) return (void)w.send(net::json_response(200, m));
+      }
+    }
+    w.send(net::error_response(404, "The model '" + want + "' does not exist or no live provider serves it", "invalid_request_error",
+                               "model_not_found"));
+  });
   router.add("POST", "/v1/completions", [&g](net::Request& req, net::ResponseWriter& w) {
     if (!authorized(g.options, req, w)) return;
     handle_completion(g, req, w, /*chat=*/false);
