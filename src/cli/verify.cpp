@@ -110,7 +110,7 @@ void register_verify(CLI::App& app) {
         infer::LoadOptions lo;
         lo.threads = o->threads;
         auto model = unwrap(infer::Model::load(o->model, lo));
-        infer::GenerateRequest g{creq.prompt, creq.max_tokens, creq.temperature, creq.top_k, creq.top_p, creq.seed, creq.stop};
+        infer::GenerateRequest g = node::to_generate_request(creq);
         progress("re-executing " + std::to_string(creq.prompt.size()) + " prompt tokens, up to " + std::to_string(creq.max_tokens) + " new");
         auto out = unwrap(model->new_session()->generate(g));
         reexec_hash = out.output_hash;

@@ -12,6 +12,7 @@
 #include "infer/engine.hpp"
 #include "market/canonical.hpp"
 #include "node/gateway_impl.hpp"
+#include "node/provider.hpp"
 
 namespace dgrid::node {
 
@@ -141,14 +142,7 @@ Result<std::optional<Hash32>> Gateway::Impl::reexecute_local(const market::Canon
     }
     model = slot;
   }
-  infer::GenerateRequest g;
-  g.prompt = req.prompt;
-  g.max_tokens = req.max_tokens;
-  g.temperature = req.temperature;
-  g.top_k = req.top_k;
-  g.top_p = req.top_p;
-  g.seed = req.seed;
-  g.stop = req.stop;
+  infer::GenerateRequest g = to_generate_request(req);
   auto session = model->new_session();
   auto out = session->generate(g);
   if (!out) return fail(out.error().code, "local re-execution: " + out.error().message);

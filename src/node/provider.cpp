@@ -68,6 +68,18 @@ struct Provider::PaidJob {
   crypto::Address sender;
 };
 
+infer::GenerateRequest to_generate_request(const market::CanonicalRequest& c) {
+  infer::GenerateRequest g;
+  g.prompt = c.prompt;
+  g.max_tokens = c.max_tokens;
+  g.temperature = c.temperature;
+  g.top_k = c.top_k;
+  g.top_p = c.top_p;
+  g.seed = c.seed;
+  g.stop = c.stop;
+  return g;
+}
+
 Result<Hash32> model_file_id(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(Errc::not_found, "cannot read model file " + path.string());
@@ -430,16 +442,8 @@ Result<infer::GenerateResult> Provider::execute(const market::CanonicalRequest& 
                                                 const infer::CancelToken* cancel) const {
   const ServedModel* m = model_by_id(c.model);
   if (!m) return fail(Errc::not_found, "model " + to_hex(c.model) + " is not served here");
-  infer::GenerateRequest g;
-  g.prompt = c.prompt;
-  g.max_tokens = c.max_tokens;
-  g.temperature = c.temperature;
-  g.top_k = c.top_k;
-  g.top_p = c.top_p;
-  g.seed = c.seed;
-  g.stop = c.stop;
   auto session = m->model->new_session();
-  return session->generate(g, on_token, cancel);
+  return session->generate(to_generate_request(c), on_token, cancel);
 }
 
 Result<Provider::PaidJob> Provider::run_paid(net::Request& req, const ServedModel& m, market::CanonicalRequest creq,

@@ -40,6 +40,10 @@ struct ServedModel {
 // Content id of a model file: SHA-256 of its bytes (what `dgrid model info` prints).
 Result<Hash32> model_file_id(const std::filesystem::path& path);
 
+// The engine's request for a canonical request: the one mapping every re-execution uses
+// (provider, juror, gateway spot checks, `dgrid verify --reexecute`).
+infer::GenerateRequest to_generate_request(const market::CanonicalRequest& c);
+
 // What one executed job produced (the juror and /dgrid/v1/execute use this too).
 struct JobOutput {
   market::CanonicalRequest request;
