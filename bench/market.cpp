@@ -53,6 +53,7 @@
 #include "node/auth.hpp"
 #include "node/chain.hpp"
 #include "node/gateway.hpp"
+#include "node/provider.hpp"
 #include "node/metrics.hpp"
 #include "node/state.hpp"
 
@@ -490,17 +491,7 @@ void bench_verify(bench::Report& report, const Options& o) {
   req.temperature = 0.8f;
   req.seed = 12345;
   const Bytes wire = market::encode_canonical(req);
-  auto to_gen = [](const market::CanonicalRequest& r) {
-    infer::GenerateRequest g;
-    g.prompt = r.prompt;
-    g.max_tokens = r.max_tokens;
-    g.temperature = r.temperature;
-    g.top_k = r.top_k;
-    g.top_p = r.top_p;
-    g.seed = r.seed;
-    g.stop = r.stop;
-    return g;
-  };
+  auto to_gen = [](const market::CanonicalRequest& r) { return node::to_generate_request(r); };
   // Produce: what the provider does (decode the job, generate, hash the output, sign).
   const int reps = o.quick ? 10 : 40;
   std::vector<double> produce, verify;
@@ -894,7 +885,7 @@ void bench_gateway(bench::Report& report, Chain& c, const Options& o) {
       r.url = direct_url;
       // A fresh seed per request, as the gateway gives each job: signatures are deterministic,
       // so two identical bodies signed in the same millisecond would be refused as a replay.
-      // (Strictly increasing timestamps instead, as the gateway's next_auth_ms does, run ahead
+      // (Strictly increasing timestamps instead, as the gateway once did, run ahead
       // of the clock above 1,000 requests/s and leave the provider's 60 s window within a
       // minute at this benchmark's direct rates.)
       static std::atomic<uint64_t> seed{1000};

@@ -38,7 +38,7 @@ Result<Payment> Gateway::Impl::prepare_payment(const ProviderRecord& p, const u2
   if (!p.ticket_params) return fail(Errc::unavailable, "provider " + p.address.checksummed() + " advertised no ticket parameters");
   const market::TicketParams& params = *p.ticket_params;
   CreditLedger& l = ledger(p.address);
-  std::lock_guard lock(l.mu);
+  std::unique_lock lock(l.mu);
   if (!l.synced || force_sync) {
     auto c = read_remote_credit(p);
     if (!c) return std::unexpected(c.error());
@@ -74,6 +74,7 @@ Result<Payment> Gateway::Impl::prepare_payment(const ProviderRecord& p, const u2
   }
   l.reserved += max_cost;
   pay.reserved = max_cost;
+  lock.unlock();  // bookkeeping below needs no ledger lock (and the database is shared)
   if (!pay.tickets.empty()) {
     stats.tickets_sent += pay.tickets.size();
     {
@@ -97,23 +98,10 @@ void Gateway::Impl::settle_payment(const Payment& pay, const std::optional<u256>
   if (uncertain) l.synced = false;
 }
 
-uint64_t Gateway::Impl::next_auth_ms() const {
-  // Signatures are deterministic (RFC 6979): the same request signed twice in one
-  // millisecond (a retry after a 402) would be refused as a replay. Strictly increasing
-  // timestamps make every signature unique.
-  uint64_t now = unix_ms_now();
-  uint64_t last = last_auth_ms.load(std::memory_order_relaxed);
-  uint64_t next = 0;
-  do {
-    next = std::max(now, last + 1);
-  } while (!last_auth_ms.compare_exchange_weak(last, next, std::memory_order_relaxed));
-  return next;
-}
-
 net::Headers Gateway::Impl::paid_headers(std::string_view method, std::string_view path, std::string_view body,
                                          const Payment& pay) const {
   net::Headers h;
-  h.emplace_back("X-Dgrid-Auth", sign_request(chain.key(), method, path, body, next_auth_ms()));
+  h.emplace_back("X-Dgrid-Auth", sign_request(chain.key(), method, path, body));
   if (!pay.tickets.empty()) h.emplace_back(std::string(market::kTicketsHeader), market::encode_tickets_header(pay.tickets));
   return h;
 }

@@ -210,8 +210,6 @@ struct Gateway::Impl {
   // Headers for a paid request: X-Dgrid-Auth over (method, path, body) and the tickets.
   net::Headers paid_headers(std::string_view method, std::string_view path, std::string_view body,
                             const Payment& pay) const;
-  uint64_t next_auth_ms() const;
-  mutable std::atomic<uint64_t> last_auth_ms{0};
 
   // ---- gateway_verify.cpp ----
   // Checks a receipt returned for `request_hex` from `expected_provider`; on success stores
