@@ -48,8 +48,10 @@ Result<Payment> Gateway::Impl::prepare_payment(const ProviderRecord& p, const u2
   Payment pay;
   pay.provider = p.address;
   u256 available = l.known > l.reserved ? l.known - l.reserved : u256(0);
+  // Hysteresis: top up only when the job would not fit, then by the job plus `top_up`, so
+  // tickets go out once per many requests rather than with every one.
   const u256 want = max_cost + options.top_up;
-  if (available < want) {
+  if (available < max_cost) {
     u256 amount = want - available;
     // A header holds at most kMaxTicketsPerHeader tickets: ask for no more than they carry
     // (a small face value then pays for the job over several requests' top-ups).
