@@ -234,6 +234,7 @@ Result<size_t> Provider::redeem_pending() {
   uint64_t head = chain_.head();
   std::vector<eth::SignedTicket> batch;
   std::vector<int64_t> ids;
+  size_t already = 0;  // found redeemed on chain by an earlier, unconfirmed attempt
   for (const auto& p : *pending) {
     auto stored = nlohmann::json::parse(p.json, nullptr, false);
     Result<eth::SignedTicket> t = fail(Errc::malformed, "not a stored winning ticket");
@@ -245,6 +246,19 @@ Result<size_t> Provider::redeem_pending() {
       (void)state_.mark_failed(p.id, "unreadable stored ticket: " + t.error().message, true);
       continue;
     }
+    if (p.attempts > 0) {
+      // An earlier attempt may have gone through unconfirmed (the RPC failed after sending,
+      // or the process died before recording it): a used ticket is paid already, and
+      // redeeming it again would revert (TicketAlreadyUsed) on every pass until it expired.
+      auto used = chain_.contracts().broker.is_used(eth::ticket_digest(t->ticket, chain_.broker_domain()));
+      if (used && *used) {
+        spdlog::info("provider: a winning ticket from {} was already redeemed by an earlier attempt", t->ticket.sender.checksummed());
+        (void)state_.mark_redeemed({p.id}, Hash32{});
+        m_.tickets_redeemed.inc();
+        ++already;
+        continue;
+      }
+    }
     if (head != 0 && p.expiration_block <= head) {
       (void)state_.mark_failed(p.id, "expired before redemption", true);
       m_.tickets_expired.inc();
@@ -253,7 +267,7 @@ Result<size_t> Provider::redeem_pending() {
     batch.push_back(*t);
     ids.push_back(p.id);
   }
-  if (batch.empty()) return 0;
+  if (batch.empty()) return already;
   const auto& broker = chain_.contracts().broker;
   auto rc = batch.size() == 1 ? broker.redeem(chain_.wallet(), batch[0]) : broker.redeem_batch(chain_.wallet(), batch);
   if (!rc) {
@@ -269,12 +283,15 @@ Result<size_t> Provider::redeem_pending() {
       (void)state_.mark_redeemed({ids[i]}, rc->tx_hash);
       ++redeemed;
     } else {
-      (void)state_.mark_failed(ids[i], "redemption failed on chain (see TicketRedemptionFailed)", false);
+      // Counted as an attempt: the next pass checks the chain before sending it again.
+      (void)state_.mark_failed(ids[i], used ? "redemption failed on chain (see TicketRedemptionFailed)"
+                                            : "redemption not confirmed: " + used.error().message,
+                               false);
     }
   }
   m_.tickets_redeemed.inc(static_cast<double>(redeemed));
   spdlog::info("provider: redeemed {}/{} winning tickets in tx {}", redeemed, batch.size(), to_hex(rc->tx_hash));
-  return redeemed;
+  return redeemed + already;
 }
 
 // ------------------------------------------------------------------ tickets and credit

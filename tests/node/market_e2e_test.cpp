@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "crypto/keccak.hpp"
@@ -211,6 +212,21 @@ class MarketE2ETest : public test::DgridChainTest {
     auto r = disputes().query_events(name, deployment_.block, block());
     EXPECT_TRUE(r) << r.error().to_string();
     return r ? *r : std::vector<eth::Event>{};
+  }
+
+  // A counter or gauge from a node's /metrics (0 when absent).
+  double metric(const std::string& base_url, std::string_view name) {
+    net::ClientRequest rq;
+    rq.url = base_url + "/metrics";
+    auto r = http_.request(rq);
+    if (!r || r->status != 200) return 0;
+    std::istringstream in(r->body);
+    for (std::string line; std::getline(in, line);) {
+      if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 && line[name.size()] == ' ') {
+        return std::stod(line.substr(name.size() + 1));
+      }
+    }
+    return 0;
   }
 
   // Mines until the head is `target` (no-op when it is already there or past).
@@ -453,7 +469,8 @@ TEST_F(MarketE2ETest, ChainOutageKeepsServingAndWinningTicketsWaitForRedemption)
   // Before the outage: a winning ticket is credited and redeemed as usual.
   const u256 provider_before = balance(kProvider);
   auto t1 = send_winning_ticket();
-  ASSERT_TRUE(wait_for([&] { return used(t1); })) << "the first winning ticket was never redeemed";
+  ASSERT_TRUE(wait_for([&] { return used(t1) && metric(url, "dgrid_provider_tickets_redeemed_total") == 1; }))
+      << "the first winning ticket was never redeemed";
   EXPECT_EQ(balance(kProvider), provider_before + t1.ticket.face_value);
   // win_prob "1" is 2^256 - 1: a ticket's EV is one base unit short of its face value.
   const u256 ev = market::ticket_ev(t1.ticket.face_value, t1.ticket.win_prob);
@@ -525,7 +542,8 @@ TEST_F(MarketE2ETest, ChainOutageKeepsServingAndWinningTicketsWaitForRedemption)
   auto n = Node::start(*configs_.back());
   ASSERT_TRUE(n) << n.error().to_string();
   nodes_.push_back(std::move(*n));
-  ASSERT_TRUE(wait_for([&] { return used(t2); })) << "the ticket won during the outage was never redeemed";
+  ASSERT_TRUE(wait_for([&] { return used(t2) && metric(nodes_.back()->provider_url(), "dgrid_provider_tickets_redeemed_total") == 1; }))
+      << "the ticket won during the outage was never redeemed";
   EXPECT_EQ(balance(kProvider), provider_before + t1.ticket.face_value + t2.ticket.face_value);
   // The credit survived the stop and the restart.
   net::ClientRequest rq;
@@ -533,6 +551,74 @@ TEST_F(MarketE2ETest, ChainOutageKeepsServingAndWinningTicketsWaitForRedemption)
   auto c = http_.request(rq);
   ASSERT_TRUE(c && c->status == 200);
   EXPECT_EQ(u256(json::parse(c->body)["credit"].get<std::string>()), credit_during);
+}
+
+// A winning ticket the provider holds as pending turns out to be redeemed on chain already
+// (its own earlier transaction went through but the confirmation was lost: the RPC died
+// after sending, or the process was killed before recording it; simulated here by
+// submitting the ticket from another account, which the TicketBroker allows). The provider
+// records it as redeemed instead of resending it, which reverts with TicketAlreadyUsed,
+// on every pass until the ticket expires.
+TEST_F(MarketE2ETest, AWinningTicketRedeemedByAnUnconfirmedAttemptIsRecordedNotRetriedForever) {
+  constexpr size_t kProvider = 1, kSender = 2, kSubmitter = 4;
+  const crypto::PrivateKey sender = anvil_->dev_keys()[kSender];
+  ASSERT_TRUE(broker().fund(wallet(kSender), token(), dusd(100), dusd(10)));
+  // Every ticket wins; no redemption pass before the node is stopped.
+  Node* node = start_provider(kProvider, "face_value = \"1\"\nwin_prob = \"1\"\njuror = false\nredeem_interval_ms = 600000\n");
+  ASSERT_NE(node, nullptr);
+  const Hash32 domain = eth::dgrid_domain_separator(anvil_->chain_id(), deployment_.broker);
+  net::ClientRequest info_rq;
+  info_rq.url = node->provider_url() + "/dgrid/v1/info";
+  auto info = http_.request(info_rq);
+  ASSERT_TRUE(info && info->status == 200);
+  auto params = market::ticket_params_from_json(json::parse(info->body)["ticket_params"]);
+  ASSERT_TRUE(params) << params.error().to_string();
+  u256 nonce = 1;
+  auto t = market::TicketIssuer(sender, domain).issue(*params, u256(1), nonce);
+  ASSERT_TRUE(t && t->size() == 1u);
+  net::ClientRequest rq;
+  rq.method = "POST";
+  rq.url = node->provider_url() + "/dgrid/v1/credit";
+  rq.body = json{{"tickets", {market::ticket_to_json((*t)[0])}}}.dump();
+  auto posted = http_.request(rq);
+  ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : posted.error().to_string());
+  nodes_.clear();
+
+  // The ticket is submitted on chain with the recipient rand the provider stored.
+  eth::SignedTicket stored;
+  {
+    auto st = NodeState::open(configs_.back()->data_dir);
+    ASSERT_TRUE(st) << st.error().to_string();
+    auto pending = (*st)->pending_tickets(8);
+    ASSERT_TRUE(pending && pending->size() == 1u);
+    auto j = json::parse((*pending)[0].json);
+    auto parsed = market::ticket_from_json(j["ticket"]);
+    ASSERT_TRUE(parsed) << parsed.error().to_string();
+    stored = *parsed;
+    stored.recipient_rand = u256(j["recipient_rand"].get<std::string>());
+  }
+  const u256 before = balance(kProvider);
+  auto redeemed = broker().redeem(wallet(kSubmitter), stored);
+  ASSERT_TRUE(redeemed) << redeemed.error().to_string();
+  EXPECT_EQ(balance(kProvider), before + stored.ticket.face_value);
+
+  // The restarted provider's passes find it used on chain and record it as redeemed.
+  NodeConfig cfg = *configs_.back();
+  ASSERT_TRUE(cfg.apply_override("provider.redeem_interval_ms", "200"));
+  auto n = Node::start(cfg);
+  ASSERT_TRUE(n) << n.error().to_string();
+  nodes_.push_back(std::move(*n));
+  ASSERT_TRUE(wait_for([&] { return metric(nodes_.back()->provider_url(), "dgrid_provider_tickets_redeemed_total") == 1; }))
+      << "the provider never recorded the ticket as redeemed";
+  nodes_.clear();
+  auto st = NodeState::open(cfg.data_dir);
+  ASSERT_TRUE(st) << st.error().to_string();
+  auto counts = (*st)->ticket_counts();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->redeemed, 1u);
+  EXPECT_EQ(counts->pending, 0u);
+  EXPECT_EQ(counts->failed, 0u);
+  EXPECT_EQ(balance(kProvider), before + stored.ticket.face_value) << "paid once";
 }
 
 }  // namespace
