@@ -40,14 +40,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool wait_for(const std::function<bool()>& done, std::chrono::seconds deadline = std::chrono::seconds(60)) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
+using test::wait_for;
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);

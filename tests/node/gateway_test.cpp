@@ -11,6 +11,8 @@
 #include "node/gateway.hpp"
 
 #include <gtest/gtest.h>
+
+#include "support/test_env.hpp"
 #include <unistd.h>
 
 #include <atomic>
@@ -42,21 +44,7 @@ namespace {
 
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "dgrid_gateway_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 const Hash32 kModel = crypto::keccak256(std::string_view("gateway-test-model"));
 constexpr std::string_view kModelName = "fake-260k";

@@ -6,6 +6,8 @@
 // serving on existing credit, and a winning ticket taken during the outage is redeemed once
 // the chain is back.
 #include <gtest/gtest.h>
+
+#include "support/test_env.hpp"
 #include <unistd.h>
 
 #include <fstream>
@@ -35,16 +37,7 @@ namespace fs = std::filesystem;
 using eth::abi::Value;
 using nlohmann::json;
 
-// Waits (bounded) for a condition that background threads or the chain bring about. Nothing
-// depends on how fast that happens; the deadline only turns a hang into a failure.
-bool wait_for(const std::function<bool()>& done, std::chrono::seconds deadline = std::chrono::seconds(60)) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
+using test::wait_for;
 
 // On-chain Disputes.getDispute fields the test reads.
 struct ChainDispute {

@@ -3,6 +3,8 @@
 #include "node/state.hpp"
 
 #include <gtest/gtest.h>
+
+#include "support/test_env.hpp"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,21 +19,7 @@
 namespace dgrid::node {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "dgrid_state_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 Address addr(uint8_t tag) {
   Address a;

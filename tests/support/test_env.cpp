@@ -1,6 +1,11 @@
 #include "support/test_env.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
 
 namespace dgrid::test {
 
@@ -33,6 +38,32 @@ std::filesystem::path anvil_binary() {
     }
   }
   return {};
+}
+
+TempDir::TempDir(std::string_view prefix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / (std::string(prefix) + "_XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + tmpl);
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::filesystem::path TempDir::write(const std::string& name, const std::string& text) const {
+  auto p = path_ / name;
+  std::ofstream(p, std::ios::binary) << text;
+  return p;
+}
+
+bool wait_for(const std::function<bool()>& done, std::chrono::seconds deadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
 }
 
 }  // namespace dgrid::test

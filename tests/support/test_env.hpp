@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +17,27 @@ std::filesystem::path shared_file(std::string_view relative);
 bool shared_required();
 // The pinned anvil from scripts/setup, or `anvil` on PATH; empty when neither exists.
 std::filesystem::path anvil_binary();
+
+// A fresh directory under the system temp dir (mkdtemp), removed with its contents when the
+// object dies.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix = "dgrid");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  // Writes `text` to path()/name and returns that path.
+  std::filesystem::path write(const std::string& name, const std::string& text) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Polls `done` every 100 ms until it holds or the deadline passes; its value at the end. For
+// what background threads or the chain bring about: nothing depends on how fast that
+// happens, the deadline only turns a hang into a failure.
+bool wait_for(const std::function<bool()>& done, std::chrono::seconds deadline = std::chrono::seconds(60));
 
 }  // namespace dgrid::test
 
