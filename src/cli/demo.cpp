@@ -3,7 +3,10 @@
 // its jobs), and a gateway, each a real `dgrid node` process on loopback. It sends a stream
 // of real requests through the gateway, shows what happens live, waits for spot checks and
 // disputes to play out on chain, and prints a summary with balances before and after.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -106,6 +109,19 @@ nlohmann::json wait_endpoints(const Child& c, std::chrono::seconds timeout) {
 }
 
 std::string toml_str(const std::string& s) { return nlohmann::json(s).dump(); }
+
+// Whether a loopback TCP port can be bound now (the gateway's fixed demo port may be taken).
+bool port_free(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
 
 // Counters from the gateway's /dgrid/v1/stats.
 uint64_t stat(const nlohmann::json& s, const char* group, const char* key) {
@@ -223,6 +239,11 @@ void register_demo(CLI::App& app) {
       c.pid = spawn_node(c.dir / "node.toml", c.dir / "node.log");
       children.push_back(c);
     }
+    uint16_t gateway_port = o->port;
+    if (gateway_port != 0 && !port_free(gateway_port)) {
+      say("gateway: port " + std::to_string(gateway_port) + " is in use; using a free port instead");
+      gateway_port = 0;
+    }
     Child gw{"gateway", -1, dir / "gateway", ""};
     fs::create_directories(gw.dir);
     const std::string api_key = "sk-dgrid-demo";
@@ -233,7 +254,7 @@ void register_demo(CLI::App& app) {
           << "[chain]\nrpc = " << toml_str(info.rpc_url) << "\ndeployment = " << toml_str((dir / "devnet.json").string())
           << "\npoll_interval_ms = 500\n"
           << "[key]\nprivate_key = " << toml_str(key_of("gateway")) << "\n"
-          << "[gateway]\nenabled = true\nlisten = \"127.0.0.1:" << o->port << "\"\napi_keys = [" << toml_str(api_key) << "]\n"
+          << "[gateway]\nenabled = true\nlisten = \"127.0.0.1:" << gateway_port << "\"\napi_keys = [" << toml_str(api_key) << "]\n"
           << "spot_check_rate = " << o->spot_check_rate << "\ntop_up = \"0.01\"\ndiscovery_interval_ms = 1000\n"
           << "[provider]\nenabled = false\n";
     }
