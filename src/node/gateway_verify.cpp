@@ -66,9 +66,6 @@ Result<VerifiedJob> Gateway::Impl::accept_receipt(const nlohmann::json& receipt_
 
   VerifiedJob v{*sr, std::move(*request), std::move(*canonical)};
   if (use == ReceiptUse::verify_only) return v;
-  if (auto p = state.put_receipt(r.job_id, market::receipt_to_json(*sr).dump()); !p) {
-    return fail(p.error().code, "storing the receipt: " + p.error().message);
-  }
   JobRecord job;
   job.job_id = r.job_id;
   job.provider = r.provider;
@@ -79,8 +76,8 @@ Result<VerifiedJob> Gateway::Impl::accept_receipt(const nlohmann::json& receipt_
   bool check = use == ReceiptUse::store_and_maybe_check &&
                market::should_spot_check(spot_policy, r.job_id, spot_secret, r.cost);
   job.spot_check = check ? SpotCheck::pending : SpotCheck::none;
-  if (auto p = state.put_job(job); !p && p.error().code != Errc::already_exists) {
-    return fail(p.error().code, "storing the job: " + p.error().message);
+  if (auto p = state.put_receipt_and_job(market::receipt_to_json(*sr).dump(), job); !p) {
+    return fail(p.error().code, "storing the receipt and job: " + p.error().message);
   }
   stats.receipts_stored++;
   stats.prompt_tokens += r.prompt_tokens;

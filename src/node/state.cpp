@@ -419,10 +419,7 @@ Result<TicketCounts> NodeState::ticket_counts() {
 
 // ---- Receipts ----
 
-Result<void> NodeState::put_receipt(const Hash32& job_id, const std::string& json) {
-  std::lock_guard lock(mu_);
-  auto tx = Transaction::begin(db_);
-  if (!tx) return std::unexpected(tx.error());
+Result<void> NodeState::insert_receipt(const Hash32& job_id, const std::string& json) {
   auto s = db_.prepare("INSERT INTO receipts (job_id, json) VALUES (?1, ?2) ON CONFLICT (job_id) DO NOTHING");
   if (!s) return std::unexpected(s.error());
   s->bind(1, view(job_id)).bind(2, json);
@@ -436,6 +433,24 @@ Result<void> NodeState::put_receipt(const Hash32& job_id, const std::string& jso
     if (*row && old->column_text(0) != json)
       return fail(Errc::already_exists, "job " + to_hex(job_id) + " already has a different receipt");
   }
+  return {};
+}
+
+Result<void> NodeState::put_receipt(const Hash32& job_id, const std::string& json) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  DGRID_TRY(insert_receipt(job_id, json));
+  return tx->commit();
+}
+
+Result<void> NodeState::put_receipt_and_job(const std::string& receipt_json, const JobRecord& job) {
+  std::lock_guard lock(mu_);
+  auto tx = Transaction::begin(db_);
+  if (!tx) return std::unexpected(tx.error());
+  DGRID_TRY(insert_receipt(job.job_id, receipt_json));
+  auto j = insert_job(job);
+  if (!j && j.error().code != Errc::already_exists) return j;
   return tx->commit();
 }
 
@@ -452,8 +467,7 @@ Result<std::optional<std::string>> NodeState::receipt(const Hash32& job_id) {
 
 // ---- Jobs ----
 
-Result<void> NodeState::put_job(const JobRecord& job) {
-  std::lock_guard lock(mu_);
+Result<void> NodeState::insert_job(const JobRecord& job) {
   auto s = db_.prepare("INSERT INTO jobs (" + std::string(kJobColumns) +
                        ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
                        "(SELECT coalesce(max(seq), 0) + 1 FROM jobs))");
@@ -463,6 +477,11 @@ Result<void> NodeState::put_job(const JobRecord& job) {
   if (!r && r.error().code == Errc::already_exists)
     return fail(Errc::already_exists, "job " + to_hex(job.job_id) + " is already recorded");
   return r;
+}
+
+Result<void> NodeState::put_job(const JobRecord& job) {
+  std::lock_guard lock(mu_);
+  return insert_job(job);
 }
 
 Result<void> NodeState::update_job(const JobRecord& job) {

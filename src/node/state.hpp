@@ -106,6 +106,9 @@ class NodeState {
   // ---- Jobs (gateway side) ----
   // Errc::already_exists when the job id is known.
   Result<void> put_job(const JobRecord& job);
+  // Both in one transaction (a crash leaves neither or both); a job already recorded with
+  // the same receipt is not an error.
+  Result<void> put_receipt_and_job(const std::string& receipt_json, const JobRecord& job);
   // Replaces every field of the job with this id; not_found when unknown.
   Result<void> update_job(const JobRecord& job);
   Result<std::optional<JobRecord>> job(const Hash32& job_id);
@@ -136,6 +139,9 @@ class NodeState {
  private:
   NodeState(Db db, std::filesystem::path path) : db_(std::move(db)), path_(std::move(path)) {}
   Result<uint64_t> release_all_holds();
+  // Unlocked bodies shared by the public calls (the caller holds mu_).
+  Result<void> insert_receipt(const Hash32& job_id, const std::string& json);
+  Result<void> insert_job(const JobRecord& job);
 
   std::mutex mu_;
   Db db_;

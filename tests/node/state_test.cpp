@@ -334,6 +334,32 @@ TEST(NodeStateTest, ReceiptsAreIdempotent) {
   EXPECT_EQ(**st->receipt(job), R"({"a":1})");
 }
 
+TEST(NodeStateTest, ReceiptAndJobAreStoredTogether) {
+  TempDir dir;
+  auto st = open_state(dir.path());
+  JobRecord job;
+  job.job_id = digest(7);
+  job.provider = addr(3);
+  job.model = digest(8);
+  job.request = Bytes{9, 9};
+  job.spot_check = SpotCheck::pending;
+  ASSERT_TRUE(st->put_receipt_and_job(R"({"r":1})", job));
+  ASSERT_TRUE(st->put_receipt_and_job(R"({"r":1})", job)) << "the same receipt again is not an error";
+  EXPECT_EQ(**st->receipt(job.job_id), R"({"r":1})");
+  ASSERT_TRUE(st->job(job.job_id)->has_value());
+  // A different receipt for the job fails as a whole: nothing of the second call lands.
+  JobRecord other = job;
+  other.job_id = digest(70);
+  auto clash = st->put_receipt_and_job(R"({"r":2})", job);
+  ASSERT_FALSE(clash);
+  EXPECT_EQ(clash.error().code, Errc::already_exists);
+  EXPECT_EQ(**st->receipt(job.job_id), R"({"r":1})");
+  // A job whose receipt insert succeeds but whose row is new lands together with it.
+  ASSERT_TRUE(st->put_receipt_and_job(R"({"r":3})", other));
+  EXPECT_TRUE(st->job(other.job_id)->has_value());
+  EXPECT_EQ(**st->receipt(other.job_id), R"({"r":3})");
+}
+
 TEST(NodeStateTest, JobsRoundTripAndSpotCheckQueue) {
   TempDir dir;
   auto st = open_state(dir.path());
