@@ -149,6 +149,7 @@ Result<std::optional<Hash32>> Gateway::Impl::reexecute_local(const market::Canon
 Result<Reexecution> Gateway::Impl::reexecute_remote(const JobRecord& job, const market::CanonicalRequest& req,
                                                     std::vector<crypto::Address> exclude) {
   std::string last_error = "no other live provider serves model " + to_hex(job.model);
+  bool refreshed = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::mt19937_64 pick(random_u64());
     auto d = book.route(job.model, req.prompt.size(), req.max_tokens, exclude, pick);
@@ -174,6 +175,17 @@ Result<Reexecution> Gateway::Impl::reexecute_remote(const JobRecord& job, const 
     auto t0 = Clock::now();
     book.begin(p->address);
     auto resp = http.request(r);
+    if (resp && resp->status == 402 && resp->body.find("stale_ticket_params") != std::string::npos && !refreshed) {
+      // The provider rotated its ticket parameters (after a winning ticket): re-read /info
+      // and give it one more try.
+      settle_payment(*pay, std::nullopt, true);
+      book.success(p->address, std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 0);
+      poll_info(p->address);
+      refreshed = true;
+      exclude.pop_back();
+      --attempt;
+      continue;
+    }
     if (!resp || resp->status != 200) {
       last_error = p->address.checksummed() + ": " + (resp ? "HTTP " + std::to_string(resp->status) + " " + resp->body : resp.error().message);
       book.failure(p->address, last_error);
@@ -258,8 +270,33 @@ void Gateway::Impl::run_spot_check(JobRecord job) {
       }
       theirs = third;
     } else if (!third) {
-      spdlog::info("gateway: spot check of job {}: no third execution to confirm the mismatch ({})", to_hex(job.job_id),
-                   third.error().message);
+      bool third_exists = false;
+      for (const auto& e : book.endpoints(job.model)) {
+        third_exists = third_exists || (e.address != job.provider && e.address != *theirs->by);
+      }
+      if (!third_exists) {
+        // Nobody else serves the model: only the jury can tell who is right, and the bond is
+        // the price of finding out.
+        spdlog::info("gateway: spot check of job {}: no third party serves the model; the jury will decide", to_hex(job.job_id));
+      } else {
+        // A third party exists but could not run it now (busy, rotated ticket parameters, ...):
+        // never put a bond on an unconfirmed disagreement (the checker may be the liar); try
+        // the whole check again later, as when no checker was available at all.
+        spdlog::info("gateway: spot check of job {}: no third execution to confirm the mismatch yet ({})",
+                     to_hex(job.job_id), third.error().message);
+        stats.spot_checks--;
+        uint32_t& n = spot_attempts[job.job_id];
+        if (++n < 20) {
+          spot_retry_at[job.job_id] = Clock::now() + options.check_interval * (1u << std::min<uint32_t>(n, 6));
+          return;
+        }
+        spdlog::warn("gateway: spot check of job {} abandoned: the mismatch could not be confirmed", to_hex(job.job_id));
+        job.spot_check = SpotCheck::error;
+        stats.spot_errors++;
+        metrics.spot_checks.with({"error"}).inc();
+        (void)state.update_job(job);
+        return;
+      }
     }
   }
   const Hash32 their_hash = theirs->output_hash;
