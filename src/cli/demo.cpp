@@ -511,11 +511,19 @@ void register_demo(CLI::App& app) {
       const auto& ga = after["gateway"];
       std::cout << "  gateway               " << dusd(gb.token) << " -> " << dusd(ga.token) << " (" << dusd_delta(gb.token, ga.token)
                 << ")    " << dusd(gb.stake) << " -> " << dusd(ga.stake) << " (" << dusd_delta(gb.stake, ga.stake) << ")\n";
+      size_t empty_slashes = 0;
       for (const auto& e : slashes) {
         auto who = e.values.get("provider");
         auto amount = e.values.get("slashed");
+        if (amount && amount->as_uint() && *amount->as_uint() == 0) {
+          ++empty_slashes;  // later cases against a provider whose stake is already gone
+          continue;
+        }
         std::cout << "  slashed: " << (who ? role(who->as_address()->checksummed()) : "?") << " lost "
                   << (amount ? dusd(*amount->as_uint()) : "?") << " dUSD of stake\n";
+      }
+      if (empty_slashes > 0) {
+        std::cout << "  (" << empty_slashes << " later verdicts found no stake left to slash)\n";
       }
       std::cout << "=============================================================\n";
       if (!last_receipt_json.empty()) {
