@@ -149,15 +149,21 @@ void finish_object(Job& job, Attempt& a, nlohmann::json& obj, std::optional<u256
   charged = v->receipt.receipt.cost;
 }
 
-Outcome run_plain(Job& job, Attempt& a, const std::string& body, bool may_top_up) {
-  Gateway::Impl& g = job.g;
-  const auto& addr = a.provider.address;
+// The request to the provider for one attempt: the user's body, signed and paid.
+net::ClientRequest provider_request(Job& job, Attempt& a, const std::string& body) {
   net::ClientRequest r;
   r.method = "POST";
   r.url = a.provider.url + job.path;
   r.body = body;
-  r.headers = g.paid_headers("POST", job.path, body, a.pay);
+  r.headers = job.g.paid_headers("POST", job.path, body, a.pay);
   r.timeout = kJobTimeout;
+  return r;
+}
+
+Outcome run_plain(Job& job, Attempt& a, const std::string& body, bool may_top_up) {
+  Gateway::Impl& g = job.g;
+  const auto& addr = a.provider.address;
+  net::ClientRequest r = provider_request(job, a, body);
   auto t0 = Clock::now();
   g.book.begin(addr);
   auto resp = g.http.request(r);
@@ -197,12 +203,7 @@ Outcome run_plain(Job& job, Attempt& a, const std::string& body, bool may_top_up
 Outcome run_stream(Job& job, Attempt& a, const std::string& body, bool may_top_up) {
   Gateway::Impl& g = job.g;
   const auto& addr = a.provider.address;
-  net::ClientRequest r;
-  r.method = "POST";
-  r.url = a.provider.url + job.path;
-  r.body = body;
-  r.headers = g.paid_headers("POST", job.path, body, a.pay);
-  r.timeout = kJobTimeout;
+  net::ClientRequest r = provider_request(job, a, body);
 
   int status = 0;
   std::string error_body;

@@ -32,6 +32,33 @@ bool benign_revert(const Error& e) {
           e.message.find("AlreadyRevealed") != std::string::npos);
 }
 
+// Event fields, checked: a log that does not decode as the ABI says is an error naming the
+// field, never a crash (the chain's answers are input like any other).
+Result<eth::abi::Value> field(const eth::Event& e, std::string_view name) {
+  auto v = e.values.get(name);
+  if (!v) return fail(Errc::malformed, e.name + " log: " + v.error().message);
+  return *v;
+}
+Result<uint64_t> u64_field(const eth::Event& e, std::string_view name) {
+  auto v = field(e, name);
+  if (!v) return std::unexpected(v.error());
+  auto n = v->as_u64();
+  if (!n) return fail(Errc::malformed, e.name + " log: " + std::string(name) + ": " + n.error().message);
+  return *n;
+}
+Result<Bytes> bytes_field(const eth::Event& e, std::string_view name) {
+  auto v = field(e, name);
+  if (!v) return std::unexpected(v.error());
+  auto b = v->as_bytes();
+  if (!b) return fail(Errc::malformed, e.name + " log: " + std::string(name) + ": " + b.error().message);
+  return *b;
+}
+
+#define JUROR_TRY_ASSIGN(var, expr)          \
+  auto var##_r = (expr);                     \
+  if (!var##_r) return std::unexpected(var##_r.error()); \
+  auto var = std::move(*var##_r)
+
 }  // namespace
 
 Juror::Juror(const NodeConfig& config, ChainContext& chain, NodeState& state, Metrics& metrics, const Provider& provider)
@@ -84,22 +111,32 @@ Result<void> Juror::on_event(const eth::Log& log) {
   auto evs = disputes.events({log});
   if (!evs) return std::unexpected(evs.error());
   for (const auto& e : *evs) {
-    auto id = e.values.get("disputeId");
-    if (!id) continue;
-    uint64_t dispute_id = *id->as_u64();
+    // Only the case lifecycle matters here (Claimed, VoteCommitted, ... are not per-case steps).
+    if (e.name != "DisputeOpened" && e.name != "JurorsSelected" && e.name != "JurySelectionRestarted" &&
+        e.name != "DisputeResolved") {
+      continue;
+    }
+    JUROR_TRY_ASSIGN(dispute_id, u64_field(e, "disputeId"));
     auto stored = state_.dispute(u256(dispute_id));
     if (!stored) return std::unexpected(stored.error());
     if (e.name == "DisputeOpened") {
       if (*stored) continue;  // at-least-once delivery: seen before
-      auto model = e.values.get("model")->as_fixed<32>();
-      if (!model || !provider_.model_by_id(*model)) continue;  // not a model we could judge
-      auto provider = e.values.get("provider")->as_address();
-      auto challenger = e.values.get("challenger")->as_address();
-      if ((provider && *provider == chain_.address()) || (challenger && *challenger == chain_.address())) continue;
+      JUROR_TRY_ASSIGN(model_raw, bytes_field(e, "model"));
+      if (model_raw.size() != 32) return fail(Errc::malformed, "DisputeOpened log: model is not 32 bytes");
+      Hash32 model{};
+      std::copy(model_raw.begin(), model_raw.end(), model.begin());
+      if (!provider_.model_by_id(model)) continue;  // not a model we could judge
+      JUROR_TRY_ASSIGN(provider, field(e, "provider"));
+      JUROR_TRY_ASSIGN(challenger, field(e, "challenger"));
+      auto p = provider.as_address();
+      auto c = challenger.as_address();
+      if ((p && *p == chain_.address()) || (c && *c == chain_.address())) continue;
+      JUROR_TRY_ASSIGN(request, bytes_field(e, "request"));
+      JUROR_TRY_ASSIGN(selection_block, u64_field(e, "selectionBlock"));
       nlohmann::json d = {{"id", dispute_id},
-                          {"model", to_hex(*model)},
-                          {"request", to_hex(*e.values.get("request")->as_bytes())},
-                          {"selection_block", *e.values.get("selectionBlock")->as_u64()},
+                          {"model", to_hex(model)},
+                          {"request", to_hex(request)},
+                          {"selection_block", selection_block},
                           {"status", "opened"}};
       if (auto r = state_.put_dispute(u256(dispute_id), "juror", d.dump()); !r) return r;
       spdlog::info("juror: dispute {} opened for a model we serve", dispute_id);
@@ -111,20 +148,24 @@ Result<void> Juror::on_event(const eth::Log& log) {
       if (auto js = e.values.get("jurors"); js && js->items()) {
         for (const auto& v : *js->items()) me = me || (v.as_address() && *v.as_address() == chain_.address());
       }
+      JUROR_TRY_ASSIGN(commit_deadline, u64_field(e, "commitDeadline"));
+      JUROR_TRY_ASSIGN(reveal_deadline, u64_field(e, "revealDeadline"));
       d["status"] = me ? "selected" : "not_selected";
-      d["commit_deadline"] = *e.values.get("commitDeadline")->as_u64();
-      d["reveal_deadline"] = *e.values.get("revealDeadline")->as_u64();
+      d["commit_deadline"] = commit_deadline;
+      d["reveal_deadline"] = reveal_deadline;
       if (auto r = state_.update_dispute(u256(dispute_id), d.dump(), !final_status(d["status"])); !r) return r;
       if (me) spdlog::info("juror: drawn for dispute {}", dispute_id);
     } else if (e.name == "JurySelectionRestarted") {
       if (!*stored || (*stored)->role != "juror") continue;
       auto d = nlohmann::json::parse((*stored)->json);
-      d["selection_block"] = *e.values.get("selectionBlock")->as_u64();
+      JUROR_TRY_ASSIGN(selection_block, u64_field(e, "selectionBlock"));
+      d["selection_block"] = selection_block;
       if (auto r = state_.update_dispute(u256(dispute_id), d.dump(), !final_status(d["status"])); !r) return r;
     } else if (e.name == "DisputeResolved") {
       if (!*stored || (*stored)->role != "juror") continue;
       auto d = nlohmann::json::parse((*stored)->json);
-      d["outcome"] = *e.values.get("outcome")->as_u64();
+      JUROR_TRY_ASSIGN(outcome, u64_field(e, "outcome"));
+      d["outcome"] = outcome;
       if (d["status"] != "claimed") d["status"] = d["status"] == "revealed" ? "resolved" : "closed";
       if (auto r = state_.update_dispute(u256(dispute_id), d.dump(), !final_status(d["status"])); !r) return r;
     }
