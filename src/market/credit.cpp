@@ -8,6 +8,11 @@ namespace dgrid::market {
 namespace {
 
 std::unexpected<Error> refuse(std::string message) { return fail(Errc::invalid_argument, "ticket refused: " + message); }
+// A refusal the sender cures by re-reading the provider's ticket parameters.
+std::unexpected<Error> refuse_stale(std::string message) {
+  return std::unexpected(Error(Errc::invalid_argument, "ticket refused: " + message,
+                               Bytes(kStaleTicketParams.begin(), kStaleTicketParams.end())));
+}
 
 }  // namespace
 
@@ -17,7 +22,7 @@ Result<AcceptedTicket> check_ticket(const eth::SignedTicket& st, const TicketChe
   if (t.recipient != check.me)
     return refuse("recipient is " + t.recipient.checksummed() + ", not this provider " + check.me.checksummed());
   std::optional<u256> rand = check.recipient_rand ? check.recipient_rand(t.recipient_rand_hash) : std::nullopt;
-  if (!rand) return refuse("unknown recipient_rand_hash " + to_hex(t.recipient_rand_hash) + " (fetch /info for current ticket params)");
+  if (!rand) return refuse_stale("unknown recipient_rand_hash " + to_hex(t.recipient_rand_hash) + " (fetch /info for current ticket params)");
   if (eth::recipient_rand_hash(*rand) != t.recipient_rand_hash)
     return fail(Errc::internal, "recipient_rand lookup returned a value that does not hash to " + to_hex(t.recipient_rand_hash));
   if (t.win_prob != check.expected_win_prob)
@@ -25,10 +30,10 @@ Result<AcceptedTicket> check_ticket(const eth::SignedTicket& st, const TicketChe
                   to_hex(to_be32(check.expected_win_prob)));
   const u256 needed = u256(check.current_block) + check.min_blocks_left;
   if (t.expiration_block < check.current_block)
-    return refuse("expired at block " + to_dec(t.expiration_block) + " (current block " +
+    return refuse_stale("expired at block " + to_dec(t.expiration_block) + " (current block " +
                   std::to_string(check.current_block) + ")");
   if (t.expiration_block < needed)
-    return refuse("expires at block " + to_dec(t.expiration_block) + ", fewer than " +
+    return refuse_stale("expires at block " + to_dec(t.expiration_block) + ", fewer than " +
                   std::to_string(check.min_blocks_left) + " blocks after the current block " +
                   std::to_string(check.current_block));
   if (t.face_value > check.max_face_value)

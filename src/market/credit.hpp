@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <optional>
+#include <string_view>
 
 #include "core/u256.hpp"
 #include "crypto/secp256k1.hpp"
@@ -39,6 +40,13 @@ struct AcceptedTicket {
 // max_face_value, and last the signature (low s, recovering to the ticket's sender).
 // Errc::permission_denied for a signature not from the sender, Errc::invalid_argument for
 // the rest; every message says what was expected and what the ticket had.
+// Error::payload of a refusal caused by stale parameters (an unknown recipient_rand_hash, an
+// expired or expiring ticket): the sender should re-read /dgrid/v1/info and issue new tickets.
+inline constexpr std::string_view kStaleTicketParams = "stale_ticket_params";
+inline bool is_stale_ticket_error(const Error& e) noexcept {
+  return std::string_view(reinterpret_cast<const char*>(e.payload.data()), e.payload.size()) == kStaleTicketParams;
+}
+
 Result<AcceptedTicket> check_ticket(const eth::SignedTicket& t, const TicketCheck& check);
 
 // The most a single winning ticket from a sender is sure to pay this recipient: the deposit

@@ -49,11 +49,14 @@ net::Response error_for(const Error& e, int fallback_status = 400) {
   }
 }
 
+bool is_ticket_error(const Error& e) {
+  return market::is_stale_ticket_error(e) || (e.payload.size() == 1 && e.payload[0] == 't');
+}
+
 // Tickets carry payment errors: 402 with a code the gateway can act on.
 net::Response ticket_error(const Error& e) {
-  bool stale = e.message.find("recipient_rand_hash") != std::string::npos || e.message.find("expire") != std::string::npos;
   return net::error_response(402, e.message, "payment_required",
-                             stale ? "stale_ticket_params" : "invalid_ticket");
+                             market::is_stale_ticket_error(e) ? std::string(market::kStaleTicketParams) : "invalid_ticket");
 }
 
 std::string lower_hex(const Hash32& h) { return to_hex(h); }
@@ -478,7 +481,8 @@ Result<Provider::PaidJob> Provider::run_paid(net::Request& req, const ServedMode
     }
     if (auto b = accept_tickets(*tickets); !b) {
       Error e = b.error();
-      e.payload = {'t'};  // marks a ticket error for the status mapping
+      // Marks a ticket error for the status mapping, keeping a stale-parameters marker.
+      if (!market::is_stale_ticket_error(e)) e.payload = {'t'};
       return std::unexpected(e);
     }
   }
@@ -595,7 +599,7 @@ void Provider::handle_completion(net::Request& req, net::ResponseWriter& w, bool
                           {"total_tokens", r.prompt_tokens + r.completion_tokens}};
   };
   auto respond_error = [&](const Error& e) {
-    if (!e.payload.empty() && e.payload[0] == 't') return (void)w.send(ticket_error(e));
+    if (is_ticket_error(e)) return (void)w.send(ticket_error(e));
     if (e.code == Errc::unavailable) {
       return (void)w.send(net::error_response(429, e.message, "rate_limit_error", "provider_busy"));
     }
@@ -705,7 +709,7 @@ void Provider::handle_execute(net::Request& req, net::ResponseWriter& w) {
   auto job = run_paid(req, *m, std::move(*c), {}, nullptr);
   if (!job) {
     const Error& e = job.error();
-    if (!e.payload.empty() && e.payload[0] == 't') return (void)w.send(ticket_error(e));
+    if (is_ticket_error(e)) return (void)w.send(ticket_error(e));
     if (e.code == Errc::unavailable) return (void)w.send(net::error_response(429, e.message, "rate_limit_error", "provider_busy"));
     return (void)w.send(error_for(e));
   }

@@ -258,6 +258,7 @@ TEST_F(ProviderTest, RejectsBadPaymentAndChargesNothing) {
   r = post("/dgrid/v1/credit", body.dump(), nullptr);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 402) << r->body;
+  EXPECT_NE(r->body.find("stale_ticket_params"), std::string::npos) << "the sender is told to re-read /info: " << r->body;
   EXPECT_EQ(credit(me), after_one);
   // Unknown model, malformed JSON, replayed auth header.
   r = post("/v1/completions", R"({"model":"nope","prompt":"x"})", &sender_key());
