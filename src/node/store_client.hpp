@@ -1,0 +1,49 @@
+// The client side of dgrid storage (DESIGN §9), shared by `dgrid store`, storers repairing a
+// slot and providers loading models by CID: finding storers, fetching a DAG by CID from any
+// of them (every block verified, bad sources skipped), uploading a file to a storer, and the
+// deal operations on StorageMarket.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/u256.hpp"
+#include "crypto/secp256k1.hpp"
+#include "eth/bindings.hpp"
+#include "store/blockstore.hpp"
+#include "store/segments.hpp"
+
+namespace dgrid::node {
+
+class ChainContext;
+
+// bytes done, bytes total (0 when unknown).
+using TransferProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// An active registry provider that runs a storer: its metadata JSON has "storage": URL.
+struct StorerEndpoint {
+  crypto::Address address;
+  std::string url;  // base URL of its storer service
+};
+Result<std::vector<StorerEndpoint>> discover_storers(eth::RpcClient& rpc, const eth::Deployment& d);
+
+// Fetches the DAG of `root` into `bs` from the first source that serves it (CAR over
+// GET /ipfs/{cid}?format=car, streamed, every block verified before it is stored), falling
+// back to the next source on any error (a source sending a wrong block is dropped), then pins
+// the root. Already-present blocks are not fetched again. Errc::unavailable naming every
+// source's failure when none could serve it.
+Result<void> fetch_dag(store::Blockstore& bs, const store::Cid& root, const std::vector<std::string>& source_urls,
+                       const TransferProgress& progress = {});
+
+// Uploads a file to one storer: its blocks re-derived from the file (no local copy) and sent
+// as CAR batches (POST /dgrid/v1/store/blocks, X-Dgrid-Auth signed by `key`), then
+// POST /dgrid/v1/store/pins/{cid} which the storer accepts only when the DAG is complete and a
+// deal for the CID exists whose client is the signer. Resends nothing the storer already has.
+Result<void> upload_file(const std::filesystem::path& file, const store::Cid& root, const std::string& storer_url,
+                         const crypto::PrivateKey& key, const TransferProgress& progress = {});
+
+}  // namespace dgrid::node

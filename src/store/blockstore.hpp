@@ -1,0 +1,66 @@
+// Blocks on local disk, one file per block under DIR/blocks/<2 hex>/<cid>; complete objects
+// ("pins") recorded under DIR/pins/. Crash-safe: a block is written to a temporary file,
+// fsynced and renamed into place (then the directory is fsynced), so a block file is either
+// absent or complete; an object is visible (has_object/pinned) only after every block of its
+// DAG was stored and verified, so a kill during an upload leaves no partial object visible.
+// Every read verifies the block against its CID; a corrupt block is moved to DIR/corrupt/ and
+// reported as Errc::malformed ("block <cid> is corrupt on disk"), so the caller can fetch it
+// again from another replica. Thread-safe: concurrent put/get of any blocks.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/error.hpp"
+#include "store/cid.hpp"
+#include "store/unixfs.hpp"
+
+namespace dgrid::store {
+
+struct BlockstoreOptions {
+  // Refuse writes that would take the stored bytes past this (0: no limit). Errc::failed_precondition
+  // "storage full: ..." and nothing is written.
+  uint64_t capacity_bytes = 0;
+  bool fsync = true;  // tests and benches may turn it off; the node never does
+};
+
+class Blockstore {
+ public:
+  // Creates DIR if needed; removes temporary files left by a crash.
+  static Result<std::unique_ptr<Blockstore>> open(const std::filesystem::path& dir, BlockstoreOptions o = {});
+
+  // Verifies sha256(block) against cid first (Errc::malformed on mismatch, nothing written).
+  // Idempotent. A full disk (ENOSPC/EDQUOT) or the capacity limit is a clear error and leaves
+  // no partial file.
+  Result<void> put(const Cid& cid, ByteView block);
+  // Errc::not_found when absent; Errc::malformed when the bytes on disk fail verification
+  // (the file is moved aside first).
+  Result<Bytes> get(const Cid& cid) const;
+  bool has(const Cid& cid) const;
+  Result<void> remove(const Cid& cid);
+  // The block getter for FileReader (reads verified blocks from this store).
+  BlockGetter getter() const;
+
+  // Marks `root` as a complete object after checking that every block of its DAG is present
+  // and valid (Errc::not_found naming the first missing block otherwise).
+  Result<void> pin(const Cid& root);
+  Result<void> unpin(const Cid& root);
+  bool pinned(const Cid& root) const;
+  std::vector<Cid> pins() const;
+
+  uint64_t used_bytes() const noexcept;  // bytes of stored blocks
+  const std::filesystem::path& dir() const noexcept;
+
+  ~Blockstore();
+
+ private:
+  struct Impl;
+  explicit Blockstore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dgrid::store
