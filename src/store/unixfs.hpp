@@ -96,23 +96,26 @@ class FileImporter {
   Result<ImportResult> finish();
 
  private:
-  struct Pending;
   Result<void> emit_leaf(ByteView chunk);
-  Result<void> add_link(size_t level, const PbLink& link, uint64_t content_size);
-  Result<PbLink> flush_level(size_t level, uint64_t* content_size);
+  // Appends a link to tree level `level`; a level that reaches max_links becomes a parent.
+  Result<void> add_link(size_t level, PbLink link, uint64_t content_size);
+  // Emits the parent of level `level`'s links (then empty) and returns its link.
+  Result<std::pair<PbLink, uint64_t>> flush_level(size_t level);
+  Result<void> failed(Error e);
 
   BlockSink sink_;
   ImportOptions opt_;
   ChunkObserver on_chunk_;
-  Bytes buf_;
+  Bytes buf_;  // the partial chunk
   struct Level {
     std::vector<PbLink> links;
-    std::vector<uint64_t> sizes;
+    std::vector<uint64_t> sizes;  // content bytes under each link
   };
   std::vector<Level> levels_;  // levels_[0] holds links to leaves
   ImportResult res_;
   uint64_t chunks_ = 0;
   bool finished_ = false;
+  std::optional<Error> error_;  // the first error; every later call returns it
 };
 
 // ------------------------------------------------------------------ reader
