@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <iostream>
@@ -89,6 +91,56 @@ void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; 
 
 void progress(const std::string& line) {
   std::cerr << line << std::endl;
+}
+
+std::string with_commas(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+std::string human_bytes(uint64_t v) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double x = static_cast<double>(v);
+  int u = 0;
+  while (x >= 1024 && u < 4) x /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", x, units[u]);
+  return buf;
+}
+
+ProgressLine::ProgressLine(std::string label, uint64_t quiet_below)
+    : label_(std::move(label)), quiet_below_(quiet_below), start_(std::chrono::steady_clock::now()),
+      tty_(::isatty(STDERR_FILENO) == 1) {}
+
+ProgressLine::~ProgressLine() {
+  if (tty_ && drawn_) std::cerr << std::endl;
+}
+
+void ProgressLine::update(uint64_t done, uint64_t total) {
+  if (total < quiet_below_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const int pct = total ? static_cast<int>(std::min<uint64_t>(done, total) * 100 / total) : 100;
+  if (tty_) {
+    if (done != total && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  } else {
+    if (pct < next_pct_ && done != total) return;
+    next_pct_ = pct + 5;
+  }
+  last_draw_ = now;
+  const double secs = std::chrono::duration<double>(now - start_).count();
+  char rate[96];
+  std::snprintf(rate, sizeof rate, "%3d%% %s of %s, %.0f MiB/s", pct, human_bytes(done).c_str(), human_bytes(total).c_str(),
+                secs > 0 ? static_cast<double>(done) / secs / (1 << 20) : 0.0);
+  if (tty_) {
+    constexpr int kWidth = 30;
+    const int fill = pct * kWidth / 100;
+    std::cerr << "\r" << label_ << " [" << std::string(static_cast<size_t>(fill), '#')
+              << std::string(static_cast<size_t>(kWidth - fill), ' ') << "] " << rate << std::flush;
+    drawn_ = true;
+  } else {
+    progress(label_ + ": " + rate);
+  }
 }
 
 }  // namespace dgrid::cli

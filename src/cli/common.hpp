@@ -2,6 +2,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,6 +33,26 @@ void print_json(const nlohmann::json& j);
 
 // Progress for long work goes to stderr so stdout stays clean for --json and pipes.
 void progress(const std::string& line);
+
+// "1,234,567" and "1.18 MiB".
+std::string with_commas(uint64_t v);
+std::string human_bytes(uint64_t v);
+
+// Progress of long byte-counting work on stderr: a redrawn bar when stderr is a terminal,
+// else a line every 5%. Work smaller than `quiet_below` bytes shows nothing. Not thread-safe.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string label, uint64_t quiet_below = 64ull << 20);
+  ~ProgressLine();  // ends a bar's line
+  void update(uint64_t done, uint64_t total);
+
+ private:
+  std::string label_;
+  uint64_t quiet_below_;
+  std::chrono::steady_clock::time_point start_, last_draw_{};
+  int next_pct_ = 0;
+  bool tty_ = false, drawn_ = false;
+};
 
 // Which chain a command talks to: --rpc URL, or the devnet recorded in a directory.
 struct ChainTarget {

@@ -20,46 +20,7 @@ using infer::GgufFile;
 using infer::GgufType;
 using infer::GgufValue;
 
-constexpr uint64_t kProgressAbove = 64ull << 20;  // work on files this big shows progress
 constexpr uint64_t kJsonArrayItems = 32;           // array values listed in JSON (length always given)
-
-std::string with_commas(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-
-std::string human_bytes(uint64_t v) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double x = static_cast<double>(v);
-  int u = 0;
-  while (x >= 1024 && u < 4) x /= 1024, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", x, units[u]);
-  return buf;
-}
-
-// Throttled "label: 42% (x of y)" lines on stderr.
-class ProgressLine {
- public:
-  explicit ProgressLine(std::string label) : label_(std::move(label)), start_(std::chrono::steady_clock::now()) {}
-  void update(uint64_t done, uint64_t total) {
-    if (total < kProgressAbove) return;
-    const int pct = total ? static_cast<int>(done * 100 / total) : 100;
-    if (pct < next_pct_ && done != total) return;
-    next_pct_ = pct + 5;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%3d%% (%s of %s, %.0f MiB/s)", pct, human_bytes(done).c_str(),
-                  human_bytes(total).c_str(), secs > 0 ? static_cast<double>(done) / secs / (1 << 20) : 0.0);
-    progress(label_ + ": " + buf);
-  }
-
- private:
-  std::string label_;
-  std::chrono::steady_clock::time_point start_;
-  int next_pct_ = 0;
-};
 
 std::string file_sha256(const GgufFile& f) {
   crypto::Sha256 h;
