@@ -58,7 +58,7 @@ class StorageTest : public test::DgridChainTest {
     ASSERT_EQ(uint_param("PPB"), 1'000'000'000u);
   }
 
-  const Contract& storage() const { return contracts_->storage; }
+  const Contract& storage() const { return contracts_->storage.contract(); }
 
   u256 uint_param(std::string_view name) {
     auto r = storage().call(name, {});
