@@ -78,8 +78,10 @@ std::string status_line_reason(int status) {
 class Writer final : public ResponseWriter {
  public:
   // keep_alive is what the request asked for; a server that is stopping answers "close".
-  Writer(Connection& c, bool keep_alive, const std::atomic<bool>& stopping, std::chrono::milliseconds write_timeout)
-      : c_(c), keep_alive_(keep_alive), stopping_(stopping), write_timeout_(write_timeout) {}
+  // head_only: the request was HEAD; heads are sent as for GET, bodies never.
+  Writer(Connection& c, bool keep_alive, const std::atomic<bool>& stopping, std::chrono::milliseconds write_timeout,
+         bool head_only = false)
+      : c_(c), keep_alive_(keep_alive), stopping_(stopping), write_timeout_(write_timeout), head_only_(head_only) {}
 
   enum class State { none, sent, streaming, ended, failed };
 
@@ -91,6 +93,13 @@ class Writer final : public ResponseWriter {
     res.set(http::field::content_type, r.content_type);
     for (auto& [k, v] : r.headers) res.insert(k, v);
     res.keep_alive(keep_alive_ && !stopping_);
+    if (head_only_) {
+      http::response<http::empty_body> head{std::move(res.base())};
+      head.content_length(r.body.size());
+      if (!write_head(head)) return false;
+      state_ = State::sent;
+      return true;
+    }
     res.body() = std::move(r.body);
     res.prepare_payload();
     if (c_.peer_gone()) return failed();
@@ -111,22 +120,43 @@ class Writer final : public ResponseWriter {
     if (res.find(http::field::cache_control) == res.end()) res.set(http::field::cache_control, "no-cache");
     res.keep_alive(keep_alive_ && !stopping_);
     res.chunked(true);
-    if (c_.peer_gone()) return failed();
-    http::response_serializer<http::empty_body> sr{res};
-    auto ec = c_.run(write_timeout_, [&](auto h) { http::async_write_header(c_.stream, sr, h); });
-    if (ec) return failed();
+    if (!write_head(res)) return false;
+    state_ = State::streaming;
+    return true;
+  }
+
+  bool begin_sized(int status, std::string content_type, Headers headers, uint64_t content_length) override {
+    if (state_ != State::none) return false;
+    http::response<http::empty_body> res;
+    res.result(static_cast<unsigned>(status));
+    res.reason(status_line_reason(status));
+    res.set(http::field::content_type, content_type);
+    for (auto& [k, v] : headers) res.insert(k, v);
+    res.keep_alive(keep_alive_ && !stopping_);
+    res.content_length(content_length);
+    if (!write_head(res)) return false;
+    sized_ = true;
+    remaining_ = content_length;
     state_ = State::streaming;
     return true;
   }
 
   bool write(std::string_view data) override {
     if (state_ != State::streaming) return false;
+    if (head_only_) return !c_.peer_gone();
     // An empty chunk would be the terminating chunk: nothing to send.
     if (data.empty()) return !c_.peer_gone();
     if (c_.peer_gone()) return failed();
-    auto ec = c_.run(write_timeout_, [&](auto h) {
-      asio::async_write(c_.stream, http::make_chunk(asio::const_buffer(data.data(), data.size())), h);
-    });
+    beast::error_code ec;
+    if (sized_) {
+      if (data.size() > remaining_) return failed();  // more than announced: the framing would break
+      remaining_ -= data.size();
+      ec = c_.run(write_timeout_, [&](auto h) { asio::async_write(c_.stream, asio::const_buffer(data.data(), data.size()), h); });
+    } else {
+      ec = c_.run(write_timeout_, [&](auto h) {
+        asio::async_write(c_.stream, http::make_chunk(asio::const_buffer(data.data(), data.size())), h);
+      });
+    }
     if (ec) return failed();
     return true;
   }
@@ -134,8 +164,11 @@ class Writer final : public ResponseWriter {
   bool end() override {
     if (state_ != State::streaming) return false;
     if (c_.peer_gone()) return failed();
-    auto ec = c_.run(write_timeout_, [&](auto h) { asio::async_write(c_.stream, http::make_chunk_last(), h); });
-    if (ec) return failed();
+    if (!head_only_ && sized_ && remaining_ != 0) return failed();  // short body: close, never pretend
+    if (!head_only_ && !sized_) {
+      auto ec = c_.run(write_timeout_, [&](auto h) { asio::async_write(c_.stream, http::make_chunk_last(), h); });
+      if (ec) return failed();
+    }
     state_ = State::ended;
     return true;
   }
@@ -145,6 +178,14 @@ class Writer final : public ResponseWriter {
   State state() const { return state_; }
 
  private:
+  bool write_head(http::response<http::empty_body>& res) {
+    if (c_.peer_gone()) return failed();
+    http::response_serializer<http::empty_body> sr{res};
+    auto ec = c_.run(write_timeout_, [&](auto h) { http::async_write_header(c_.stream, sr, h); });
+    if (ec) return failed();
+    return true;
+  }
+
   bool failed() {
     state_ = State::failed;
     return false;
@@ -154,6 +195,9 @@ class Writer final : public ResponseWriter {
   bool keep_alive_;
   const std::atomic<bool>& stopping_;
   std::chrono::milliseconds write_timeout_;
+  bool head_only_ = false;
+  bool sized_ = false;      // begin_sized: raw body bytes, remaining_ still to come
+  uint64_t remaining_ = 0;
   State state_ = State::none;
 };
 
@@ -283,7 +327,7 @@ struct HttpServer::Impl {
       bool keep_alive = parser.get().keep_alive();
       Request req;
       if (!build_request(c, parser.release(), req)) return;
-      Writer w(c, keep_alive, stopping, opts.idle_timeout);
+      Writer w(c, keep_alive, stopping, opts.idle_timeout, /*head_only=*/req.method == "HEAD");
       try {
         handler(req, w);
       } catch (const std::exception& e) {

@@ -55,6 +55,16 @@ class ResponseWriter {
   virtual bool begin_stream(int status, std::string content_type, Headers headers = {}) = 0;
   virtual bool write(std::string_view data) = 0;
   virtual bool end() = 0;
+  // Like begin_stream, for a body whose length is known up front (a file, a byte range): sent
+  // with Content-Length instead of chunked, so a client sees a truncated body as an error and
+  // knows the size before the bytes. write() then sends raw bytes; end() fails (and the
+  // connection is closed) unless exactly `content_length` bytes were written. For a HEAD
+  // request the server sends only the head: every call still answers as for GET, and write()
+  // sends nothing (the same holds for send() and begin_stream()).
+  virtual bool begin_sized(int status, std::string content_type, Headers headers, uint64_t content_length) {
+    (void)content_length;
+    return begin_stream(status, std::move(content_type), std::move(headers));
+  }
   // Cheap, non-blocking: true once the peer closed or reset the connection (a peer that only
   // half-closes its side also counts as gone), or stop() gave up waiting for this request.
   virtual bool client_gone() const = 0;
