@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Kind { string, path, boolean, integer, ratio, amount, probability, listen, strings, choice };
+enum class Kind { string, path, boolean, integer, size, ratio, amount, probability, listen, strings, choice };
 
 using Val = std::variant<std::string, bool, uint64_t, double, u256, std::vector<std::string>, fs::path,
                          ListenAddress>;
@@ -29,7 +29,7 @@ struct Field {
   Kind kind;
   void (*set)(NodeConfig&, Val&&);
   std::span<const std::string_view> choices = {};  // Kind::choice
-  uint64_t min = 0;                                // Kind::integer bounds
+  uint64_t min = 0;                                // Kind::integer and Kind::size bounds
   uint64_t max = UINT64_MAX;
 };
 
@@ -88,11 +88,25 @@ const std::vector<Field>& fields() {
       {"gateway.default_max_tokens", Kind::integer,
        [](C& c, Val&& v) { c.gateway.default_max_tokens = static_cast<uint32_t>(take<uint64_t>(std::move(v))); }, {}, 1,
        kU32Max},
+      {"storer.enabled", Kind::boolean, [](C& c, Val&& v) { c.storer.enabled = take<bool>(std::move(v)); }},
+      {"storer.listen", Kind::listen, [](C& c, Val&& v) { c.storer.listen = take<ListenAddress>(std::move(v)); }},
+      {"storer.public_url", Kind::string, [](C& c, Val&& v) { c.storer.public_url = take<std::string>(std::move(v)); }},
+      {"storer.capacity_bytes", Kind::size, [](C& c, Val&& v) { c.storer.capacity_bytes = take<uint64_t>(std::move(v)); }},
+      {"storer.min_endowment_per_gib", Kind::amount,
+       [](C& c, Val&& v) { c.storer.min_endowment_per_gib = take<u256>(std::move(v)); }},
+      {"storer.max_object_bytes", Kind::size,
+       [](C& c, Val&& v) { c.storer.max_object_bytes = take<uint64_t>(std::move(v)); }, {}, 1},
+      // One CAR batch must hold at least one largest block (2 MiB) and its framing.
+      {"storer.max_upload_batch", Kind::size,
+       [](C& c, Val&& v) { c.storer.max_upload_batch = take<uint64_t>(std::move(v)); }, {}, 3ull << 20, 1ull << 32},
+      {"storer.claim", Kind::boolean, [](C& c, Val&& v) { c.storer.claim = take<bool>(std::move(v)); }},
+      {"storer.watch", Kind::boolean, [](C& c, Val&& v) { c.storer.watch = take<bool>(std::move(v)); }},
+      {"storer.repair", Kind::boolean, [](C& c, Val&& v) { c.storer.repair = take<bool>(std::move(v)); }},
   };
   return f;
 }
 
-constexpr std::string_view kSections[] = {"chain", "key", "provider", "gateway"};
+constexpr std::string_view kSections[] = {"chain", "key", "provider", "gateway", "storer"};
 constexpr std::string_view kModelKeys[] = {"name", "path", "price_input", "price_output", "context"};
 
 const Field* find_field(std::string_view key) {
@@ -171,7 +185,7 @@ Result<double> ratio_from_double(double d) {
 
 // Range and choice checks shared by every source.
 Result<Val> check(const Field& f, Val v) {
-  if (f.kind == Kind::integer) {
+  if (f.kind == Kind::integer || f.kind == Kind::size) {
     uint64_t n = std::get<uint64_t>(v);
     if (n < f.min || n > f.max)
       return fail(Errc::invalid_argument, "must be between " + std::to_string(f.min) + " and " +
@@ -202,6 +216,11 @@ Result<Val> from_text(const Field& f, std::string_view text, const fs::path& bas
       return fail(Errc::invalid_argument, "expected true or false, got '" + std::string(text) + "'");
     case Kind::integer: {
       auto v = integer_from_text(text);
+      if (!v) return std::unexpected(v.error());
+      return check(f, *v);
+    }
+    case Kind::size: {
+      auto v = parse_byte_size(text);
       if (!v) return std::unexpected(v.error());
       return check(f, *v);
     }
@@ -293,6 +312,16 @@ Result<Val> from_toml(const Field& f, const toml::node& n, const fs::path& base)
         return check(f, static_cast<uint64_t>(i->get()));
       }
       return fail(Errc::invalid_argument, "expected an integer, got " + std::string(toml_type_name(n)));
+    case Kind::size: {
+      if (auto i = n.as_integer()) {
+        if (i->get() < 0) return fail(Errc::invalid_argument, "must not be negative, got " + std::to_string(i->get()));
+        return check(f, static_cast<uint64_t>(i->get()));
+      }
+      auto s = toml_string(n);
+      if (!s) return fail(Errc::invalid_argument, "expected a size (\"10GiB\", \"512MiB\" or a number of bytes), got " +
+                                                      std::string(toml_type_name(n)));
+      return from_text(f, *s, base);
+    }
     case Kind::ratio: {
       double d = 0;
       if (auto x = n.as_floating_point()) d = x->get();
@@ -343,6 +372,7 @@ class Walker {
         if (!sub) return err(v, dotted, "expected a table [" + name + "], got " + std::string(toml_type_name(v)));
         if (name == "provider") c_.provider.enabled = true;
         if (name == "gateway") c_.gateway.enabled = true;
+        if (name == "storer") c_.storer.enabled = true;
         if (auto r = table(*sub, name); !r) return r;
         continue;
       }
@@ -461,6 +491,36 @@ Result<ListenAddress> parse_listen(std::string_view text) {
   return a;
 }
 
+Result<uint64_t> parse_byte_size(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return fail(Errc::invalid_argument, "bad size '" + std::string(text) + "' (want bytes, or a whole number with a unit: "
+                                        "\"512MiB\", \"10GiB\", \"1TB\"): " + std::string(why));
+  };
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return bad("no number");
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + digits, n);
+  if (ec != std::errc() || end != text.data() + digits) return bad("number out of range");
+  std::string_view unit = text.substr(digits);
+  while (unit.starts_with(' ')) unit.remove_prefix(1);
+  if (unit.starts_with('.')) return bad("fractions are not accepted; use a smaller unit (\"1536MiB\")");
+  struct Unit {
+    std::string_view name;
+    uint64_t factor;
+  };
+  static constexpr Unit kUnits[] = {{"", 1},           {"B", 1},
+                                    {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+                                    {"kB", 1'000},       {"KB", 1'000},       {"MB", 1'000'000},   {"GB", 1'000'000'000},
+                                    {"TB", 1'000'000'000'000}};
+  for (const auto& u : kUnits) {
+    if (u.name != unit) continue;
+    if (n > UINT64_MAX / u.factor) return bad("too large");
+    return n * u.factor;
+  }
+  return bad("unknown unit '" + std::string(unit) + "' (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)");
+}
+
 Result<u256> parse_probability(std::string_view text) {
   if (text.starts_with("0x") || text.starts_with("0X")) return parse_u256(text);  // the raw field
   using boost::multiprecision::cpp_int;
@@ -554,7 +614,8 @@ Result<void> NodeConfig::apply_env(const EnvLookup& getenv) {
 
 Result<void> NodeConfig::validate() const {
   auto bad = [](std::string msg) { return fail(Errc::invalid_argument, "config: " + std::move(msg)); };
-  if (!provider.enabled && !gateway.enabled) return bad("nothing to run: enable [provider] or [gateway]");
+  if (!provider.enabled && !gateway.enabled && !storer.enabled)
+    return bad("nothing to run: enable [provider], [gateway] or [storer]");
   if (chain.deployment.empty())
     return bad("chain.deployment is required (a devnet.json, e.g. .devnet/devnet.json, or a deployment json)");
   bool ks = !key.keystore.empty(), pk = !key.private_key.empty();
@@ -570,9 +631,22 @@ Result<void> NodeConfig::validate() const {
     if (provider.face_value == 0) return bad("provider.face_value must be above 0");
     if (provider.win_prob == 0) return bad("provider.win_prob must be above 0 (e.g. \"0.001\")");
   }
-  if (provider.enabled && gateway.enabled && provider.listen.port != 0 &&
-      provider.listen.port == gateway.listen.port && provider.listen.host == gateway.listen.host)
-    return bad("provider.listen and gateway.listen are the same address " + provider.listen.to_string());
+  struct Listener {
+    bool on;
+    std::string_view name;
+    const ListenAddress& at;
+  };
+  const Listener listeners[] = {{provider.enabled, "provider.listen", provider.listen},
+                                {gateway.enabled, "gateway.listen", gateway.listen},
+                                {storer.enabled, "storer.listen", storer.listen}};
+  for (size_t i = 0; i < std::size(listeners); ++i)
+    for (size_t j = i + 1; j < std::size(listeners); ++j) {
+      const auto &a = listeners[i], &b = listeners[j];
+      if (a.on && b.on && a.at.port != 0 && a.at.port == b.at.port && a.at.host == b.at.host)
+        return bad(std::string(a.name) + " and " + std::string(b.name) + " are the same address " + a.at.to_string());
+    }
+  if (storer.enabled && storer.capacity_bytes != 0 && storer.capacity_bytes < (1u << 20))
+    return bad("storer.capacity_bytes below 1 MiB cannot hold even one chunk (0 means unlimited)");
   if (gateway.enabled && gateway.reserve > gateway.deposit * 1000)
     return bad("gateway.reserve is implausibly larger than gateway.deposit");
   return {};

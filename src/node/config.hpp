@@ -83,6 +83,22 @@ struct GatewayConfig {
   uint32_t default_max_tokens = 128;
 };
 
+// The storer service (DESIGN §9): a blockstore under DATA_DIR/store, the trustless-gateway
+// API and the deal keeper. A storer stakes and registers in ProviderRegistry like a provider
+// (provider.stake), with its URL in the registration metadata ("storage").
+struct StorerConfig {
+  bool enabled = false;  // true when the [storer] table is present, unless it says false
+  ListenAddress listen;
+  std::string public_url;                     // empty: http://<listen>
+  uint64_t capacity_bytes = 0;                // stored block bytes; 0: unlimited
+  u256 min_endowment_per_gib = 0;             // per replica slot; cheaper deals are not claimed
+  uint64_t max_object_bytes = 64ull << 30;    // larger deals are not claimed
+  uint64_t max_upload_batch = (64ull << 20) + (1ull << 20);  // request body limit of a CAR batch
+  bool claim = true;                          // claim open slots of new deals
+  bool watch = true;                          // report other storers' missed proofs
+  bool repair = true;                         // claim reopened slots
+};
+
 struct NodeConfig {
   std::filesystem::path data_dir = "node-data";
   std::string log_level = "info";   // trace|debug|info|warn|error
@@ -91,6 +107,7 @@ struct NodeConfig {
   KeyConfig key;
   ProviderConfig provider;
   GatewayConfig gateway;
+  StorerConfig storer;
   // Things worth telling the operator that are not errors (a raw private key in the file).
   std::vector<std::string> warnings;
 
@@ -134,6 +151,10 @@ Result<ChainTarget> resolve_chain(const ChainConfig& chain);
 
 // Reads the signing key: the keystore (decrypted with the password file) or the raw key.
 Result<crypto::PrivateKey> load_key(const KeyConfig& key);
+
+// A byte size: a plain integer or an integer with a unit, "512MiB", "10 GiB", "1TB"
+// (B, KiB, MiB, GiB, TiB; kB, MB, GB, TB are powers of 1000).
+Result<uint64_t> parse_byte_size(std::string_view text);
 
 // "0.001" -> floor(0.001 * 2^256), the ticket's win_prob field; "1" -> 2^256 - 1.
 Result<u256> parse_probability(std::string_view text);

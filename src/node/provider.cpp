@@ -163,31 +163,48 @@ void Provider::register_routes(net::Router& r) {
 
 // ------------------------------------------------------------------ chain side
 
-Result<void> Provider::go_online(const std::string& public_url) {
-  const auto& c = chain_.contracts();
-  auto& wallet = chain_.wallet();
-  const auto& me = chain_.address();
-  nlohmann::json meta = {{"version", kVersion}, {"models", nlohmann::json::array()}};
-  for (const auto& m : models_) meta["models"].push_back(m.name);
+nlohmann::json registration_metadata(const std::vector<std::string>& model_names, const std::string& storage_url) {
+  nlohmann::json meta = {{"version", kVersion}, {"models", model_names}};
+  if (!storage_url.empty()) meta["storage"] = storage_url;
+  return meta;
+}
+
+Result<void> register_and_stake(ChainContext& chain, const std::string& uri, const nlohmann::json& metadata,
+                                const u256& stake) {
+  const auto& c = chain.contracts();
+  auto& wallet = chain.wallet();
+  const auto& me = chain.address();
+  const std::string meta = metadata.dump();
   auto info = c.registry.provider(me);
   if (!info) return fail(info.error().code, "reading registration: " + info.error().message);
   if (!info->registered) {
-    spdlog::info("provider: registering {} at {}", me.checksummed(), public_url);
-    if (auto r = c.registry.register_provider(wallet, public_url, meta.dump()); !r) {
+    spdlog::info("node: registering {} at {}", me.checksummed(), uri);
+    if (auto r = c.registry.register_provider(wallet, uri, meta); !r) {
       return fail(r.error().code, "register: " + r.error().message);
     }
-  } else if (info->uri != public_url || info->metadata != meta.dump()) {
-    if (auto r = c.registry.update_provider(wallet, public_url, meta.dump()); !r) {
+  } else if (info->uri != uri || info->metadata != meta) {
+    if (auto r = c.registry.update_provider(wallet, uri, meta); !r) {
       return fail(r.error().code, "update registration: " + r.error().message);
     }
   }
   auto staked = c.registry.stake_of(me);
   if (!staked) return fail(staked.error().code, "reading stake: " + staked.error().message);
-  if (*staked < config_.provider.stake) {
-    u256 add = config_.provider.stake - *staked;
-    spdlog::info("provider: staking {} more (target {})", add.str(), config_.provider.stake.str());
+  if (*staked < stake) {
+    u256 add = stake - *staked;
+    spdlog::info("node: staking {} more (target {})", add.str(), stake.str());
     if (auto r = c.registry.stake(wallet, c.token, add); !r) return fail(r.error().code, "stake: " + r.error().message);
   }
+  return {};
+}
+
+Result<void> Provider::go_online(const std::string& public_url, const std::string& storage_url) {
+  const auto& c = chain_.contracts();
+  auto& wallet = chain_.wallet();
+  const auto& me = chain_.address();
+  std::vector<std::string> names;
+  for (const auto& m : models_) names.push_back(m.name);
+  if (auto r = register_and_stake(chain_, public_url, registration_metadata(names, storage_url), config_.provider.stake); !r)
+    return r;
   auto now = c.registry.provider(me);
   if (!now) return fail(now.error().code, now.error().message);
   for (const auto& m : models_) {

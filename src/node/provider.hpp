@@ -52,6 +52,16 @@ struct JobOutput {
 
 using Metrics = Registry;
 
+// Makes this node's ProviderRegistry record read `uri` and `metadata` (registering it, or
+// updating it when either differs) and tops its bonded stake up to `stake`. Shared by the
+// provider and by a node that runs only a storer (storers must be active providers).
+Result<void> register_and_stake(ChainContext& chain, const std::string& uri, const nlohmann::json& metadata,
+                                const u256& stake);
+
+// The registration metadata every node publishes: {"version", "models": [names]}, plus
+// "storage": URL when it runs a storer.
+nlohmann::json registration_metadata(const std::vector<std::string>& model_names, const std::string& storage_url);
+
 class Provider {
  public:
   // Loads and validates every configured model. Nothing touches the chain yet.
@@ -62,7 +72,8 @@ class Provider {
   void register_routes(net::Router& router);
   // Registers/updates the provider on chain at `public_url`, tops its stake up to the
   // configured amount, declares its models, and starts the head-refresh and redemption loops.
-  Result<void> go_online(const std::string& public_url);
+  // `storage_url`: this node's storer, published in the metadata (empty: none).
+  Result<void> go_online(const std::string& public_url, const std::string& storage_url = "");
   void stop();
 
   nlohmann::json info() const;
