@@ -9,7 +9,7 @@ namespace {
 // Amounts are decimal TEXT: exact for all of u256, and readable with the sqlite3 shell.
 // Addresses, digests and job ids are raw BLOBs. Version i+1 of the schema is
 // kMigrations[0..i]; never edit a released migration, append a new one.
-constexpr std::array<std::string_view, 1> kMigrations = {R"sql(
+constexpr std::array<std::string_view, 2> kMigrations = {R"sql(
 CREATE TABLE credit (
   sender  BLOB PRIMARY KEY,
   balance TEXT NOT NULL
@@ -72,6 +72,46 @@ CREATE TABLE cursors (
 CREATE TABLE sent_credit (
   provider BLOB PRIMARY KEY,
   amount   TEXT NOT NULL
+);
+)sql",
+// StorageMarket as a storer follows it (state_storage.cpp). Slot rows remember the chain
+// position (block, log index) of the event they reflect, so an older event delivered again
+// never undoes a newer one.
+R"sql(
+CREATE TABLE storage_deals (
+  deal_id      INTEGER PRIMARY KEY,
+  client       BLOB NOT NULL,
+  cid          BLOB NOT NULL,
+  segment_root BLOB NOT NULL,
+  size         INTEGER NOT NULL,
+  replicas     INTEGER NOT NULL,
+  endowment    TEXT NOT NULL,
+  opened_block INTEGER NOT NULL,
+  rejected     TEXT
+);
+CREATE INDEX storage_deals_cid ON storage_deals (cid);
+CREATE TABLE storage_slots (
+  deal_id    INTEGER NOT NULL,
+  slot       INTEGER NOT NULL,
+  storer     BLOB,
+  next_epoch INTEGER NOT NULL,
+  collateral TEXT NOT NULL,
+  reopened   INTEGER NOT NULL DEFAULT 0,
+  ev_block   INTEGER NOT NULL,
+  ev_index   INTEGER NOT NULL,
+  PRIMARY KEY (deal_id, slot)
+);
+CREATE INDEX storage_slots_storer ON storage_slots (storer, next_epoch);
+CREATE TABLE storage_proofs (
+  deal_id       INTEGER NOT NULL,
+  slot          INTEGER NOT NULL,
+  epoch         INTEGER NOT NULL,
+  storer        BLOB NOT NULL,
+  segment_index INTEGER NOT NULL,
+  payment       TEXT NOT NULL,
+  tx_hash       BLOB NOT NULL,
+  block         INTEGER NOT NULL,
+  PRIMARY KEY (deal_id, slot, epoch)
 );
 )sql"};
 

@@ -57,6 +57,42 @@ struct DisputeRecord {
   bool open = true;
 };
 
+// StorageMarket as a storer sees it (node/storer_deals.hpp keeps these from the events).
+struct StorageDealRecord {
+  uint64_t id = 0;
+  Address client;
+  Bytes cid;  // binary CIDv1 (the declared bytes when they do not parse as a CID)
+  Hash32 segment_root{};
+  uint64_t size = 0;
+  uint32_t replicas = 0;
+  u256 endowment = 0;
+  uint64_t opened_block = 0;
+  std::optional<std::string> rejected;  // why this storer will never claim it
+};
+
+struct StorageSlotRecord {
+  uint64_t deal_id = 0;
+  uint32_t slot = 0;
+  std::optional<Address> storer;  // empty while open
+  uint64_t next_epoch = 0;
+  u256 collateral = 0;
+  bool reopened = false;  // opened again after a storer left or was slashed
+  // Chain position of the event this row reflects.
+  uint64_t ev_block = 0;
+  uint64_t ev_index = 0;
+};
+
+struct StorageProofRecord {
+  uint64_t deal_id = 0;
+  uint32_t slot = 0;
+  uint64_t epoch = 0;
+  Address storer;
+  uint64_t segment_index = 0;
+  u256 payment = 0;
+  Hash32 tx_hash{};
+  uint64_t block = 0;
+};
+
 // Thread-safe: one connection guarded by a mutex; every call is one transaction.
 class NodeState {
  public:
@@ -131,6 +167,32 @@ class NodeState {
   // The last block a follower stream fully processed; nullopt before the first.
   Result<std::optional<uint64_t>> cursor(std::string_view stream);
   Result<void> set_cursor(std::string_view stream, uint64_t block);
+
+  // ---- Storage deals (storer side; state_storage.cpp) ----
+  // Records a deal and its open slots (at the DealOpened log's position). Idempotent: a deal
+  // already known is left as it is.
+  Result<void> put_storage_deal(const StorageDealRecord& deal, uint64_t ev_block, uint64_t ev_index);
+  Result<std::optional<StorageDealRecord>> storage_deal(uint64_t id);
+  // Deals declaring exactly these CID bytes, newest first.
+  Result<std::vector<StorageDealRecord>> storage_deals_for_cid(ByteView cid);
+  // Not rejected deals that have at least one open slot, oldest first.
+  Result<std::vector<StorageDealRecord>> storage_deals_with_open_slots();
+  // Marks the deal as never to be claimed, with the reason; not_found when unknown.
+  Result<void> reject_storage_deal(uint64_t id, std::string_view reason);
+  // Writes the slot unless its row already reflects an event at or after (ev_block,
+  // ev_index). Returns whether it was written.
+  Result<bool> put_storage_slot(const StorageSlotRecord& slot);
+  Result<std::vector<StorageSlotRecord>> storage_slots(uint64_t deal_id);
+  // Slots held by `storer`.
+  Result<std::vector<StorageSlotRecord>> storage_slots_held_by(const Address& storer);
+  // Held slots whose next due epoch is before `epoch` (proofs missed, unless the rows are stale).
+  Result<std::vector<StorageSlotRecord>> storage_slots_due_before(uint64_t epoch);
+  // Idempotent per (deal, slot, epoch).
+  Result<void> put_storage_proof(const StorageProofRecord& proof);
+  // Newest first.
+  Result<std::vector<StorageProofRecord>> storage_proofs(uint64_t deal_id, uint32_t slot, size_t limit);
+  // Sum of the payments recorded for (deal, slot) to `storer`.
+  Result<u256> storage_paid(uint64_t deal_id, uint32_t slot, const Address& storer);
 
   // ---- Gateway sender side: credit sent ahead to each provider ----
   Result<u256> sent_credit(const Address& provider);

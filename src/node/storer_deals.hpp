@@ -49,6 +49,11 @@ struct DealInfo {
   u256 endowment = 0;
 };
 
+// Borrows chain, state, metrics and bs, which must outlive it. Registers its metrics in
+// `metrics` (once per registry: a second keeper needs its own). Chain state lives in
+// NodeState (follower stream "storer.deals"), so a keeper recreated over the same state and
+// blockstore carries on proving its slots. deal_for, on_pinned and status_json are
+// thread-safe; poll_once and start/stop are for one owning thread, never both.
 class DealKeeper {
  public:
   // Where to fetch content from: base URLs of other storers (the caller excludes itself).
@@ -58,7 +63,10 @@ class DealKeeper {
   ~DealKeeper();
 
   // One pass: new events, then due work (proofs, reports, claims, fetches). Tests drive this.
+  // Every part runs; the first error is returned (a race lost to another storer is none).
   Result<void> poll_once();
+  // Two threads every poll_interval: events, proofs and reports on one, claims and fetches on
+  // the other (a long fetch never delays a proof). stop() (or destruction) ends them.
   void start();
   void stop();
 
