@@ -14,6 +14,8 @@
 #include <system_error>
 #include <thread>
 
+#include "store/keccak_lanes.hpp"
+
 namespace dgrid::store {
 
 namespace {
@@ -50,10 +52,50 @@ constexpr uint8_t kIndexMagic[4] = {'D', 'G', 'S', 'I'};
 constexpr uint32_t kIndexVersion = 1;
 constexpr size_t kIndexHeader = 4 + 4 + 8 + 8;  // magic, version, size, count
 
+// Hashes a level's pairs (adjacent Hash32s are 64 contiguous bytes) many at a time; an odd
+// last node is promoted unchanged, as docs/formats/merkle.md defines.
+void next_level(const std::vector<Hash32>& level, std::vector<Hash32>& up) {
+  size_t pairs = level.size() / 2;
+  up.resize(pairs + level.size() % 2);
+  std::vector<const uint8_t*> msgs(pairs);
+  for (size_t i = 0; i < pairs; ++i) msgs[i] = level[2 * i].data();
+  detail::keccak256_lanes(msgs.data(), 2 * sizeof(Hash32), pairs, up.data());
+  if (level.size() % 2 == 1) up.back() = level.back();
+}
+
+// The segment hashes of a chunk (or of any bytes): full segments many at a time, a partial
+// last one alone.
+std::vector<Hash32> segment_hashes(ByteView chunk) {
+  size_t full = chunk.size() / crypto::kSegmentSize;
+  std::vector<Hash32> leaves(crypto::segment_count(chunk.size()));
+  std::vector<const uint8_t*> msgs(full);
+  for (size_t i = 0; i < full; ++i) msgs[i] = chunk.data() + i * crypto::kSegmentSize;
+  detail::keccak256_lanes(msgs.data(), crypto::kSegmentSize, full, leaves.data());
+  if (leaves.size() > full) leaves.back() = crypto::merkle_leaf_hash(chunk.subspan(full * crypto::kSegmentSize));
+  return leaves;
+}
+
+// The root of a chunk's subtree; equal to crypto::MerkleBuilder over the same bytes.
 Hash32 chunk_root(ByteView chunk) {
-  crypto::MerkleBuilder b;
-  b.update(chunk);
-  return b.finish();
+  std::vector<Hash32> level = segment_hashes(chunk), up;
+  if (level.empty()) return Hash32{};
+  while (level.size() > 1) {
+    next_level(level, up);
+    level.swap(up);
+  }
+  return level[0];
+}
+
+// Root and sibling path of segment `index` within a chunk, from the chunk's bytes.
+Hash32 chunk_path(ByteView chunk, uint64_t index, std::vector<Hash32>& siblings) {
+  std::vector<Hash32> level = segment_hashes(chunk), up;
+  for (uint64_t i = index; level.size() > 1; i /= 2) {
+    if (i % 2 == 1) siblings.push_back(level[i - 1]);
+    else if (i + 1 < level.size()) siblings.push_back(level[i + 1]);
+    next_level(level, up);
+    level.swap(up);
+  }
+  return level[0];
 }
 
 }  // namespace
@@ -85,12 +127,9 @@ Result<crypto::MerkleProof> SegmentIndex::prove(uint64_t index, ByteView chunk) 
                                             " bytes, got " + std::to_string(chunk.size()));
   // The lower levels come from the chunk itself; checking its root against the index catches
   // data that changed on disk before a wrong proof is sent (and slashed).
-  crypto::MerkleTree lower = crypto::MerkleTree::from_content(chunk);
-  if (lower.root() != chunk_roots_[c])
+  crypto::MerkleProof p{index, count, {}};
+  if (chunk_path(chunk, index % kSegmentsPerChunk, p.siblings) != chunk_roots_[c])
     return fail(Errc::malformed, "chunk " + std::to_string(c) + " does not match the segment index (data changed)");
-  auto lp = lower.proof(index % kSegmentsPerChunk);
-  if (!lp) return std::unexpected(lp.error());
-  crypto::MerkleProof p{index, count, std::move(lp->siblings)};
   upper_proof(chunk_roots_, c, p.siblings);
   return p;
 }
@@ -134,23 +173,20 @@ Result<SegmentIndex> SegmentIndex::deserialize(ByteView bytes) {
 void SegmentHasher::update(ByteView data) {
   size_ += data.size();
   while (!data.empty()) {
-    size_t take = static_cast<size_t>(std::min<uint64_t>(data.size(), kChunkSize - in_chunk_));
-    chunk_.update(data.first(take));
-    in_chunk_ += take;
+    size_t take = std::min(data.size(), kChunkSize - chunk_.size());
+    chunk_.insert(chunk_.end(), data.begin(), data.begin() + static_cast<long>(take));
     data = data.subspan(take);
-    if (in_chunk_ == kChunkSize) {
-      roots_.push_back(chunk_.finish());
-      chunk_ = crypto::MerkleBuilder();
-      in_chunk_ = 0;
+    if (chunk_.size() == kChunkSize) {
+      roots_.push_back(chunk_root(chunk_));
+      chunk_.clear();
     }
   }
 }
 
 SegmentIndex SegmentHasher::finish() {
-  if (in_chunk_ > 0) roots_.push_back(chunk_.finish());
+  if (!chunk_.empty()) roots_.push_back(chunk_root(chunk_));
   SegmentIndex out(size_, std::move(roots_));
-  chunk_ = crypto::MerkleBuilder();
-  in_chunk_ = 0;
+  chunk_.clear();
   size_ = 0;
   roots_.clear();
   return out;

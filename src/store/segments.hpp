@@ -45,15 +45,15 @@ class SegmentIndex {
   std::vector<Hash32> chunk_roots_;
 };
 
-// Feed the file's bytes (any split); gives the SegmentIndex.
+// Feed the file's bytes (any split); gives the SegmentIndex. Memory: one chunk (1 MiB), whose
+// segments are hashed together (several per SIMD permutation). Not thread-safe.
 class SegmentHasher {
  public:
   void update(ByteView data);
   SegmentIndex finish();
 
  private:
-  crypto::MerkleBuilder chunk_;
-  uint64_t in_chunk_ = 0;
+  Bytes chunk_;  // the current chunk's bytes so far
   uint64_t size_ = 0;
   std::vector<Hash32> roots_;
 };
