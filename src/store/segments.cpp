@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -298,6 +299,69 @@ class ChunkRootPool {
   std::thread thread_;
 };
 
+// Calls the caller's sink from one thread of its own, in the order blocks were emitted, so
+// storing (a Blockstore put: verify, write, fsync) overlaps with reading and hashing. At most
+// kMaxQueued blocks wait (copies), so memory stays a few MiB. The first error stops it; later
+// blocks are dropped and the error comes back from the next push() and from finish().
+class OrderedSinkThread {
+ public:
+  explicit OrderedSinkThread(const BlockSink& sink) : sink_(sink), thread_([this] { run(); }) {}
+  ~OrderedSinkThread() { (void)finish(); }
+  OrderedSinkThread(const OrderedSinkThread&) = delete;
+  OrderedSinkThread& operator=(const OrderedSinkThread&) = delete;
+
+  Result<void> push(const Cid& cid, ByteView block) {
+    std::unique_lock lock(mu_);
+    space_.wait(lock, [&] { return queue_.size() < kMaxQueued || error_; });
+    if (error_) return std::unexpected(*error_);
+    queue_.push_back({cid, Bytes(block.begin(), block.end())});
+    ready_.notify_one();
+    return {};
+  }
+
+  // Waits until every queued block went to the sink; the first error, if any.
+  Result<void> finish() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    ready_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    if (error_) return std::unexpected(*error_);
+    return {};
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 4;
+
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ready_.wait(lock, [&] { return !queue_.empty() || closed_; });
+      if (queue_.empty()) return;
+      auto item = std::move(queue_.front());
+      queue_.pop_front();
+      space_.notify_one();
+      if (error_) continue;
+      lock.unlock();
+      auto r = sink_(item.first, item.second);
+      lock.lock();
+      if (!r) {
+        error_ = r.error();
+        space_.notify_all();
+      }
+    }
+  }
+
+  const BlockSink& sink_;
+  std::mutex mu_;
+  std::condition_variable ready_, space_;
+  std::deque<std::pair<Cid, Bytes>> queue_;
+  std::optional<Error> error_;
+  bool closed_ = false;
+  std::thread thread_;
+};
+
 // Fills buf from fd until it is full or the file ends; the byte count, or -errno.
 ssize_t read_full(int fd, uint8_t* buf, size_t n) {
   size_t got = 0;
@@ -337,7 +401,15 @@ Result<ContentSummary> summarize_file(const std::filesystem::path& file, const B
   (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   uint64_t total = static_cast<uint64_t>(st.st_size);
 
-  BlockSink to = sink ? sink : BlockSink([](const Cid&, ByteView) -> Result<void> { return {}; });
+  // With more than one thread the sink runs on a thread of its own (in order, one call at a
+  // time), overlapping the store's writes and fsyncs with reading and hashing.
+  std::optional<OrderedSinkThread> writer;
+  if (sink && threads > 1) writer.emplace(sink);
+  BlockSink to = [&](const Cid& cid, ByteView block) -> Result<void> {
+    if (writer) return writer->push(cid, block);
+    if (sink) return sink(cid, block);
+    return {};
+  };
   FileImporter importer(std::move(to));
   // Four buffers: enough to keep the reader ahead of the worker without growing with the file.
   ChunkRootPool pool(4, /*worker=*/threads > 1);
@@ -359,6 +431,9 @@ Result<ContentSummary> summarize_file(const std::filesystem::path& file, const B
   }
   auto imported = importer.finish();
   if (!imported) return std::unexpected(imported.error().context(file.string()));
+  if (writer) {
+    if (auto r = writer->finish(); !r) return std::unexpected(r.error().context(file.string()));
+  }
   if (done != total)
     return fail(Errc::io, file.string() + " changed size while it was read (" + std::to_string(total) + " bytes at the start, " +
                               std::to_string(done) + " read)");

@@ -72,8 +72,10 @@ struct ContentSummary {
 // index is 32 bytes per MiB).
 Result<ContentSummary> summarize_file(const std::filesystem::path& file, const BlockSink& sink = {},
                                       const std::function<void(uint64_t, uint64_t)>& progress = {});
-// The same with the keccak segment hashing spread over `threads` threads (1: all on the
-// caller's thread; 2: a worker beside it). The form above uses 2 when the machine has 2 cores.
+// The same with the work spread over `threads` threads. 1: everything on the caller's
+// thread. 2: keccak segment hashing on a worker beside it, and `sink` called from a thread of
+// its own (in emission order, one call at a time), so a Blockstore's writes and fsyncs overlap
+// the hashing. The form above uses 2 when the machine has 2 cores.
 Result<ContentSummary> summarize_file(const std::filesystem::path& file, const BlockSink& sink,
                                       const std::function<void(uint64_t, uint64_t)>& progress, unsigned threads);
 

@@ -244,16 +244,23 @@ TEST(SummarizeFile, ErrorsAreClear) {
   auto directory = summarize_file(dir.path());
   ASSERT_FALSE(directory);
   EXPECT_EQ(directory.error().code, Errc::invalid_argument);
-  // A sink error stops the summary and comes back unchanged.
-  auto path = write_file(dir.path() / "f", random_bytes(3 * kMiB, 4));
-  int calls = 0;
-  auto stopped = summarize_file(path, [&](const Cid&, ByteView) -> Result<void> {
-    if (++calls == 2) return fail(Errc::failed_precondition, "storage full: test");
-    return {};
-  });
-  ASSERT_FALSE(stopped);
-  EXPECT_EQ(stopped.error().code, Errc::failed_precondition);
-  EXPECT_NE(stopped.error().message.find("storage full: test"), std::string::npos);
+  // A sink error stops the summary and comes back unchanged, whichever thread calls the sink;
+  // no block after the failing one reaches it.
+  auto path = write_file(dir.path() / "f", random_bytes(9 * kMiB, 4));
+  for (unsigned threads : {1u, 2u}) {
+    int calls = 0;
+    auto stopped = summarize_file(
+        path,
+        [&](const Cid&, ByteView) -> Result<void> {
+          if (++calls == 2) return fail(Errc::failed_precondition, "storage full: test");
+          return {};
+        },
+        {}, threads);
+    ASSERT_FALSE(stopped);
+    EXPECT_EQ(stopped.error().code, Errc::failed_precondition);
+    EXPECT_NE(stopped.error().message.find("storage full: test"), std::string::npos);
+    EXPECT_EQ(calls, 2) << threads;
+  }
 }
 
 uint64_t peak_rss_kib() {
