@@ -67,6 +67,8 @@ Result<UnixFsData> decode_unixfs(ByteView bytes);
 
 // ------------------------------------------------------------------ importer
 
+// chunk_size 1..kMaxBlockSize, max_links 2..16384; others make update()/finish() fail with
+// Errc::invalid_argument.
 struct ImportOptions {
   size_t chunk_size = kChunkSize;
   size_t max_links = kMaxLinks;
@@ -125,8 +127,11 @@ class FileImporter {
 using BlockGetter = std::function<Result<Bytes>(const Cid& cid)>;
 
 // Reads a UnixFS file (a dag-pb file node or a raw leaf) through a BlockGetter, verifying
-// every block's hash and that the tree's sizes agree (blocksizes, filesize, leaf lengths).
-// Memory: one block per tree level.
+// every block's hash itself (whatever the getter did) and that the tree's sizes agree
+// (blocksizes, filesize, leaf lengths), at most 32 levels deep. Directories, symlinks and
+// HAMT shards are Errc::unsupported; a bad tree is Errc::malformed naming the block; the
+// getter's own errors (e.g. not_found) come back unchanged. Memory: one block per tree level.
+// Copyable; const methods may run concurrently if the getter allows it.
 class FileReader {
  public:
   static Result<FileReader> open(BlockGetter get, const Cid& root);
@@ -136,7 +141,9 @@ class FileReader {
   // `sink` returning false stops early (client gone) and read returns success.
   Result<void> read(uint64_t offset, uint64_t length, const std::function<bool(ByteView)>& sink) const;
   // Every CID of the DAG in depth-first pre-order (root first), the order of a CAR export:
-  // visits each block once, verifying it; `visit` gets the CID and the block's bytes.
+  // visits each block once, verifying it; `visit` gets the CID and the block's bytes. It
+  // remembers the CIDs visited (~100 bytes per distinct block); an error from `visit` stops
+  // the walk and is returned as is.
   Result<void> walk(const std::function<Result<void>(const Cid&, ByteView)>& visit) const;
 
  private:
