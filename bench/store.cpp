@@ -242,6 +242,28 @@ void bench_ingest(dgrid::bench::Report& report, const fs::path& file, const fs::
       }),
       "1 KiB keccak leaves + tree");
 
+  // The disk's floor for storing the bytes at all: the file copied in 1 MiB writes into one
+  // new file (buffered, one fsync at the end), and with an fsync after every MiB as a store
+  // that makes each block durable must.
+  for (bool each : {false, true}) {
+    double s = best_of(2, [&] {
+      fs::path copy = work / "copy.bin";
+      int fd = ::open(copy.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) die("cannot create " + copy.string());
+      double t = scan(file, [&](ByteView b) {
+        if (::write(fd, b.data(), b.size()) != static_cast<ssize_t>(b.size())) die("write failed (disk full?)");
+        if (each) ::fsync(fd);
+      });
+      auto t0 = Clock::now();
+      ::fsync(fd);
+      ::close(fd);
+      t += seconds_since(t0);
+      fs::remove(copy);
+      return t;
+    });
+    row(each ? "disk: write + fsync per MiB" : "disk: write, one fsync", s, "no hashing: the storage floor");
+  }
+
   // The whole ingest, as the node runs it (fsync on) and without fsync.
   double one_sync = 0, two_sync = 0;
   for (bool fsync : {true, false}) {
