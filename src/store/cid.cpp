@@ -269,7 +269,7 @@ Result<Cid> Cid::parse(std::string_view text) {
       break;
     default:
       return fail(Errc::malformed, "cid: unknown multibase prefix " + printable(text[0]) +
-                                       " (expected 'b' base32 or a \"Qm\" CIDv0)");
+                                       " (expected 'b' base32, 'z' base58btc or a \"Qm\" CIDv0)");
   }
   if (!raw) return fail(Errc::malformed, "cid: " + raw.error().message);
   // A v0 multihash under a multibase prefix is not a CID: v0 has only the bare "Qm" form.
