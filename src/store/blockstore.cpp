@@ -348,7 +348,7 @@ Result<void> Blockstore::pin(const Cid& root) {
 Result<void> Blockstore::unpin(const Cid& root) {
   fs::path p = impl_->pin_path(root);
   if (::unlink(p.c_str()) != 0) {
-    if (errno == ENOENT) return fail(Errc::not_found, root.to_string() + " is not pinned");
+    if (errno == ENOENT) return {};  // idempotent, like the pin it undoes
     return fail(Errc::io, "cannot unpin " + root.to_string() + ": " + errno_text(errno));
   }
   if (impl_->opt.fsync) (void)fsync_dir(impl_->pins);

@@ -48,7 +48,7 @@ class Blockstore {
   // Marks `root` as a complete object after checking that every block of its DAG is present
   // and valid (Errc::not_found naming the first missing block otherwise).
   Result<void> pin(const Cid& root);
-  Result<void> unpin(const Cid& root);
+  Result<void> unpin(const Cid& root);  // succeeds when `root` is not pinned (idempotent)
   bool pinned(const Cid& root) const;
   std::vector<Cid> pins() const;
 
