@@ -46,4 +46,17 @@ Result<void> fetch_dag(store::Blockstore& bs, const store::Cid& root, const std:
 Result<void> upload_file(const std::filesystem::path& file, const store::Cid& root, const std::string& storer_url,
                          const crypto::PrivateKey& key, const TransferProgress& progress = {});
 
+// A BlockGetter over storers' trustless-gateway API: GET {url}/ipfs/{cid}?format=raw per block,
+// each verified against its CID; a source that fails or sends wrong bytes is skipped and the
+// next one tried (sources keep their order; the last good one is tried first next time).
+// Thread-safe. Errc::unavailable naming each source's failure when none has the block.
+store::BlockGetter http_block_getter(std::vector<std::string> source_urls);
+
+// Downloads the UnixFS file `root` from storers to `out` without a local blockstore copy:
+// blocks are fetched one by one (http_block_getter) and verified, bytes written to a
+// temporary file beside `out` that is renamed into place only when complete, so a failure
+// leaves no partial file. Returns the file size.
+Result<uint64_t> fetch_file(const store::Cid& root, const std::vector<std::string>& source_urls,
+                            const std::filesystem::path& out, const TransferProgress& progress = {});
+
 }  // namespace dgrid::node
