@@ -15,6 +15,7 @@
 #include "node/metrics.hpp"
 #include "node/provider.hpp"
 #include "node/state.hpp"
+#include "node/storer.hpp"
 
 namespace dgrid::node {
 namespace {
@@ -34,9 +35,10 @@ struct Node::Impl {
   std::unique_ptr<Provider> provider;
   std::unique_ptr<Juror> juror;
   std::unique_ptr<Gateway> gateway;
-  net::Router provider_router, gateway_router;
-  std::unique_ptr<net::HttpServer> provider_server, gateway_server;
-  std::string provider_url, gateway_url;
+  std::unique_ptr<Storer> storer;
+  net::Router provider_router, gateway_router, storer_router;
+  std::unique_ptr<net::HttpServer> provider_server, gateway_server, storer_server;
+  std::string provider_url, gateway_url, storer_url;
   bool stopped = false;
 };
 
@@ -52,8 +54,8 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
   Impl& im = *node->impl_;
   im.config = config;
   const NodeConfig& cfg = im.config;
-  if (!cfg.provider.enabled && !cfg.gateway.enabled) {
-    return fail(Errc::invalid_argument, "nothing to run: enable [provider] and/or [gateway] in the config");
+  if (!cfg.provider.enabled && !cfg.gateway.enabled && !cfg.storer.enabled) {
+    return fail(Errc::invalid_argument, "nothing to run: enable [provider], [gateway] and/or [storer] in the config");
   }
 
   auto key = load_key(cfg.key);
@@ -83,6 +85,31 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
     r.add("GET", "/healthz", [](net::Request&, net::ResponseWriter& w) { w.send(net::json_response(200, {{"ok", true}})); });
   };
 
+  // The storer listens before registration: its URL goes into the registration metadata.
+  std::string storer_public;
+  if (cfg.storer.enabled) {
+    say("opening the blockstore ...");
+    auto st = Storer::create(*im.chain, *im.state, *im.metrics, cfg);
+    if (!st) return std::unexpected(st.error());
+    im.storer = std::move(*st);
+    im.storer->add_routes(im.storer_router);
+    common_routes(im.storer_router);
+    net::ServerOptions so;
+    so.host = cfg.storer.listen.host;
+    so.port = cfg.storer.listen.port;
+    so.max_body_bytes = cfg.storer.max_upload_batch;
+    so.idle_timeout = std::chrono::minutes(2);
+    // A CAR batch of max_upload_batch bytes must arrive within the read timeout.
+    so.read_timeout = std::chrono::minutes(5);
+    auto server = net::HttpServer::start(so, im.storer_router.handler());
+    if (!server) return fail(server.error().code, "storer listener " + cfg.storer.listen.to_string() + ": " + server.error().message);
+    im.storer_server = std::move(*server);
+    im.storer_url = url_of(so.host, im.storer_server->port());
+    storer_public = cfg.storer.public_url.empty() ? im.storer_url : cfg.storer.public_url;
+    while (storer_public.ends_with('/')) storer_public.pop_back();
+    say("storer listening on " + im.storer_url);
+  }
+
   if (cfg.provider.enabled) {
     say("loading models ...");
     auto p = Provider::create(cfg, *im.chain, *im.state, *im.metrics);
@@ -100,12 +127,23 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
     im.provider_url = url_of(so.host, im.provider_server->port());
     std::string public_url = cfg.provider.public_url.empty() ? im.provider_url : cfg.provider.public_url;
     say("provider listening on " + im.provider_url + "; registering on chain ...");
-    if (auto r = im.provider->go_online(public_url); !r) return std::unexpected(r.error());
+    if (auto r = im.provider->go_online(public_url, storer_public); !r) return std::unexpected(r.error());
     if (cfg.provider.juror) {
       auto j = Juror::start(cfg, *im.chain, *im.state, *im.metrics, *im.provider);
       if (!j) return std::unexpected(j.error());
       im.juror = std::move(*j);
     }
+  }
+
+  if (im.storer) {
+    if (!im.provider) {
+      // Storers must be active registry providers to claim slots: register with the storer
+      // URL as the service URI and no models, staking provider.stake.
+      say("registering the storer on chain ...");
+      if (auto r = register_and_stake(*im.chain, storer_public, registration_metadata({}, storer_public), cfg.provider.stake); !r)
+        return std::unexpected(r.error());
+    }
+    if (auto r = im.storer->start(storer_public); !r) return std::unexpected(r.error());
   }
 
   if (cfg.gateway.enabled) {
@@ -131,7 +169,8 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
   nlohmann::json ep = {{"address", im.chain->address().checksummed()},
                        {"pid", ::getpid()},
                        {"provider_url", im.provider_url},
-                       {"gateway_url", im.gateway_url}};
+                       {"gateway_url", im.gateway_url},
+                       {"storer_url", im.storer_url}};
   if (auto w = crypto::write_file_atomic(cfg.data_dir / "endpoints.json", ep.dump(2) + "\n", 0644); !w) {
     return fail(w.error().code, "writing endpoints.json: " + w.error().message);
   }
@@ -140,6 +179,7 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
 
 std::string Node::provider_url() const { return impl_->provider_url; }
 std::string Node::gateway_url() const { return impl_->gateway_url; }
+std::string Node::storer_url() const { return impl_->storer_url; }
 std::string Node::address() const { return impl_->chain->address().checksummed(); }
 
 void Node::stop() {
@@ -150,9 +190,11 @@ void Node::stop() {
   // Stop taking requests first and let in-flight ones finish, then the background loops.
   if (impl_->gateway_server) impl_->gateway_server->stop(std::chrono::seconds(10));
   if (impl_->provider_server) impl_->provider_server->stop(std::chrono::seconds(10));
+  if (impl_->storer_server) impl_->storer_server->stop(std::chrono::seconds(10));
   if (impl_->gateway) impl_->gateway->stop();
   if (impl_->juror) impl_->juror->stop();
   if (impl_->provider) impl_->provider->stop();
+  if (impl_->storer) impl_->storer->stop();
   spdlog::info("node stopped");
 }
 

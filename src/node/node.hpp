@@ -1,5 +1,5 @@
 // `dgrid node`: one process running the services its config enables (provider + juror,
-// gateway), each on its own HTTP listener, sharing the chain connection, the SQLite state
+// gateway, storer), each on its own HTTP listener, sharing the chain connection, the SQLite state
 // and the metrics registry. DESIGN §2 and §10.
 #pragma once
 
@@ -17,7 +17,7 @@ void configure_logging(const NodeConfig& config);
 class Node {
  public:
   // Loads the key and the deployment, opens DATA_DIR/node.db, starts every enabled service
-  // and, for a provider, registers it on chain. `progress` gets one line per step.
+  // and, for a provider or a storer, registers it on chain (once, with both URLs) and stakes. `progress` gets one line per step.
   static Result<std::unique_ptr<Node>> start(const NodeConfig& config,
                                              const std::function<void(const std::string&)>& progress = {});
   ~Node();
@@ -25,6 +25,7 @@ class Node {
   // Base URLs ("http://127.0.0.1:PORT"); empty when the service is off.
   std::string provider_url() const;
   std::string gateway_url() const;
+  std::string storer_url() const;
   std::string address() const;  // the node's account (checksummed)
   // Graceful: stop accepting, let in-flight requests finish, stop loops, close the state.
   void stop();

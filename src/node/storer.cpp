@@ -134,6 +134,7 @@ struct Storer::Impl {
 
   std::vector<std::string> peer_urls() const;
   void repair_loop();
+  Result<void> refetch(const store::Cid& root, const std::vector<std::string>& peers);
   void queue_repair(const store::Cid& root);
 
   Result<store::Cid> cid_param(net::Request& q, net::ResponseWriter& w, const std::string& text);
@@ -167,6 +168,11 @@ void Storer::Impl::queue_repair(const store::Cid& root) {
   repair_cv.notify_all();
 }
 
+Result<void> Storer::Impl::refetch(const store::Cid& root, const std::vector<std::string>& peers) {
+  if (auto u = bs->unpin(root); !u) return u;
+  return fetch_dag(*bs, root, peers);
+}
+
 void Storer::Impl::repair_loop() {
   std::unique_lock lock(repair_mu);
   while (true) {
@@ -179,7 +185,9 @@ void Storer::Impl::repair_loop() {
     if (peers.empty()) {
       spdlog::warn("storer: {} has a bad block and no peer storer serves it; the deal keeper retries at its next proof",
                    root.to_string());
-    } else if (auto r = fetch_dag(*bs, root, peers); !r) {
+    } else if (auto r = refetch(root, peers); !r) {
+      // fetch_dag trusts a pin, hence the unpin; until a fetch succeeds the object is not
+      // served (404) rather than served truncated.
       spdlog::warn("storer: repairing {} from peers failed: {}", root.to_string(), r.error().message);
     } else {
       repairs.inc();
