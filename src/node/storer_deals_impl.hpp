@@ -74,6 +74,9 @@ struct DealKeeper::Impl {
   // Fetches `cid` again from peers (the pin is dropped first: fetch_dag trusts a pin, and a
   // block of this object is gone or bad).
   Result<void> heal(const store::Cid& cid);
+  // Reads every reachable block of the DAG under `root` once (the blockstore moves bad ones
+  // aside); how many were bad.
+  size_t scrub(const store::Cid& root);
 
   // ---- in-memory bookkeeping
   std::mutex mu;  // guards the members below

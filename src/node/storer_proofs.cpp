@@ -169,12 +169,41 @@ void DealKeeper::Impl::forget_index(const store::Cid& cid) {
   fs::remove(index_path(opt.index_dir, cid), ec);
 }
 
+size_t DealKeeper::Impl::scrub(const store::Cid& root) {
+  size_t bad = 0;
+  std::vector<store::Cid> stack{root};
+  while (!stack.empty()) {
+    const store::Cid c = stack.back();
+    stack.pop_back();
+    auto block = bs.get(c);  // verifies; a bad block is moved aside here
+    if (!block) {
+      bad += block.error().code == Errc::malformed;
+      continue;
+    }
+    if (c.codec() != store::Codec::dag_pb) continue;
+    auto node = store::decode_pb(*block);
+    if (!node) continue;
+    for (const auto& l : node->links) stack.push_back(l.hash);
+  }
+  return bad;
+}
+
 Result<void> DealKeeper::Impl::heal(const store::Cid& cid) {
-  if (bs.pinned(cid))
-    if (auto u = bs.unpin(cid); !u && u.error().code != Errc::not_found) return u;
-  // With no peers, fetch_dag still re-pins when every block turns out to be present and valid.
+  // fetch_dag skips blocks the store has, without reading them: each round reads every block
+  // it can reach first, so that the bad ones are moved aside and fetched again. Blocks below a
+  // bad node are reached only once that node was fetched, hence rounds (one per tree level
+  // at worst), ending when a round finds nothing more to move aside.
   auto urls = peers ? peers() : std::vector<std::string>{};
-  return fetch_dag(bs, cid, urls);
+  Result<void> r;
+  for (int round = 0; round < 8; ++round) {
+    const size_t bad = scrub(cid);
+    if (round > 0 && bad == 0) break;
+    if (auto u = bs.unpin(cid); !u && u.error().code != Errc::not_found) return u;
+    // With no peers, fetch_dag still re-pins when every block is present and valid.
+    r = fetch_dag(bs, cid, urls);
+    if (r) return r;
+  }
+  return r;
 }
 
 }  // namespace dgrid::node
