@@ -50,7 +50,7 @@ class Blockstore {
   Result<void> pin(const Cid& root);
   Result<void> unpin(const Cid& root);  // succeeds when `root` is not pinned (idempotent)
   bool pinned(const Cid& root) const;
-  std::vector<Cid> pins() const;
+  std::vector<Cid> pins() const;  // sorted, in CIDv1 form (a v0 root is recorded as its v1)
 
   uint64_t used_bytes() const noexcept;  // bytes of stored blocks
   const std::filesystem::path& dir() const noexcept;
