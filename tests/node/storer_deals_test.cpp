@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "node/chain.hpp"
@@ -70,11 +71,13 @@ class StorerDealsTest : public test::DgridChainTest {
   const eth::StorageMarketClient& market() { return contracts_->storage; }
 
   // Opens the state, connects and starts the HTTP side; registers and stakes the first time.
-  void open_node(StorerNode& n, size_t wallet_index, bool register_on_chain = true) {
+  void open_node(StorerNode& n, size_t wallet_index, bool register_on_chain = true,
+                 const std::function<void(NodeConfig&)>& configure = {}) {
     NodeConfig cfg;
     cfg.data_dir = n.dir.path();
     cfg.storer.enabled = true;
     cfg.chain.poll_interval = std::chrono::milliseconds(0);
+    if (configure) configure(cfg);
     n.metrics = std::make_unique<Registry>();
     auto st = NodeState::open(n.dir.path());
     ASSERT_TRUE(st) << st.error().to_string();
@@ -462,6 +465,53 @@ TEST_F(StorerDealsTest, KeeperRecreatedOverTheSameStateKeepsProving) {
   EXPECT_EQ((*recorded)[2].epoch, start);
   EXPECT_EQ((*recorded)[0].epoch, start + 2);
   EXPECT_EQ(a.metric("claims"), 0) << "no second claim after the restart";
+}
+
+TEST_F(StorerDealsTest, PolicyLeavesDealsThatAreTooLargeTooCheapOrDoNotFit) {
+  StorerNode up, small, picky, full;
+  open_node(up, 2);
+  open_node(small, 3, true, [](NodeConfig& c) { c.storer.max_object_bytes = 1u << 20; });
+  // 300 dUSD over 3 replicas of 2 MiB offers 51,200 dUSD per replica per GiB.
+  open_node(picky, 4, true, [](NodeConfig& c) { c.storer.min_endowment_per_gib = dusd(60'000); });
+  open_node(full, 5, true, [](NodeConfig& c) { c.storer.capacity_bytes = 1u << 20; });
+  if (HasFatalFailure()) return;
+  test::TempDir files;
+  const Content c = make_content(files, "data.bin", 2u << 20, 7);
+  const uint64_t deal = open_deal(c, 3, dusd(300));
+  upload(c, up);
+  next_epoch();
+  for (StorerNode* n : {&up, &small, &picky, &full}) poll(*n);
+  EXPECT_EQ(slot(deal, 0).storer, up.address());
+  EXPECT_TRUE(slot(deal, 1).open());
+  EXPECT_TRUE(slot(deal, 2).open());
+  for (StorerNode* n : {&small, &picky, &full}) {
+    EXPECT_EQ(n->metric("claims"), 0);
+    EXPECT_FALSE(n->bs().pinned(c.summary.cid)) << "nothing fetched for a deal it does not want";
+    auto d = n->state->storage_deal(deal);
+    ASSERT_TRUE(d && *d);
+    EXPECT_FALSE((*d)->rejected) << "a policy refusal is not permanent (the options may change)";
+  }
+}
+
+TEST_F(StorerDealsTest, BackgroundLoopsClaimOnUploadAndProveEachEpoch) {
+  StorerNode a;
+  open_node(a, 2, true, [](NodeConfig& c) { c.chain.poll_interval = std::chrono::milliseconds(50); });
+  if (HasFatalFailure()) return;
+  test::TempDir files;
+  const Content c = make_content(files, "data.bin", 1500, 8);
+  const uint64_t deal = open_deal(c, 1, dusd(100));
+  ASSERT_TRUE(a.storer->start(a.url));
+  // The upload's pin wakes the claim loop; the keeper's own transactions mine blocks here.
+  upload(c, a);
+  ASSERT_TRUE(test::wait_for([&] { return slot(deal, 0).storer == a.address(); })) << "claimed";
+  const uint64_t start = slot(deal, 0).next_epoch;
+  for (uint64_t e = start; e < start + 2; ++e) {
+    if (block() < e * epoch_ + 1) mine_to(e * epoch_ + 1);
+    ASSERT_TRUE(test::wait_for([&] { return slot(deal, 0).next_epoch == e + 1; })) << "epoch " << e;
+  }
+  a.storer->stop();
+  EXPECT_EQ(a.metric("proofs_sent"), 2);
+  EXPECT_EQ(a.metric("slots_held"), 1);
 }
 
 }  // namespace dgrid::node
