@@ -241,7 +241,7 @@ class Fields {
   const Event& e_;
 };
 
-// A slot index: the contract allows at most MAX_REPLICAS (16) slots per deal.
+// A slot index is below the deal's replica count, a uint8 on chain.
 constexpr uint32_t kMaxSlot = 255;
 
 #define DGRID_FIELD(out, expr)                      \
@@ -271,7 +271,7 @@ Result<StorageEventData> decode_storage_event(const Event& e) {
     DGRID_FIELD(d.cid, f.bytes("cid"));
     DGRID_FIELD(d.segment_root, f.hash("segmentRoot"));
     DGRID_FIELD(d.size, f.u64("size"));
-    DGRID_FIELD(d.replicas, f.u32("replicas", 255));
+    DGRID_FIELD(d.replicas, f.u32("replicas", kMaxSlot));
     DGRID_FIELD(d.endowment, f.uint("endowment"));
     return d;
   }
@@ -330,6 +330,7 @@ Result<StorageEventData> decode_storage_event(const Event& e) {
   }
   return fail(Errc::malformed, "not a StorageMarket event: " + e.name);
 }
+#undef DGRID_FIELD
 
 Result<StorageMarketClient> StorageMarketClient::at(RpcClient& rpc, const Address& address) {
   auto c = make(rpc, "StorageMarket", address);
