@@ -12,6 +12,7 @@
 
 #include "crypto/keystore.hpp"
 #include "eth/devnet.hpp"
+#include "store/cid.hpp"
 
 namespace dgrid::node {
 
@@ -61,6 +62,8 @@ const std::vector<Field>& fields() {
       {"provider.listen", Kind::listen, [](C& c, Val&& v) { c.provider.listen = take<ListenAddress>(std::move(v)); }},
       {"provider.public_url", Kind::string, [](C& c, Val&& v) { c.provider.public_url = take<std::string>(std::move(v)); }},
       {"provider.stake", Kind::amount, [](C& c, Val&& v) { c.provider.stake = take<u256>(std::move(v)); }},
+      {"provider.model_sources", Kind::strings,
+       [](C& c, Val&& v) { c.provider.model_sources = take<std::vector<std::string>>(std::move(v)); }},
       {"provider.threads", Kind::integer,
        [](C& c, Val&& v) { c.provider.threads = static_cast<uint32_t>(take<uint64_t>(std::move(v))); }, {}, 1, 1024},
       {"provider.capacity", Kind::integer,
@@ -107,7 +110,7 @@ const std::vector<Field>& fields() {
 }
 
 constexpr std::string_view kSections[] = {"chain", "key", "provider", "gateway", "storer"};
-constexpr std::string_view kModelKeys[] = {"name", "path", "price_input", "price_output", "context"};
+constexpr std::string_view kModelKeys[] = {"name", "path", "cid", "price_input", "price_output", "context"};
 
 const Field* find_field(std::string_view key) {
   for (const auto& f : fields())
@@ -405,16 +408,23 @@ class Walker {
       const auto& t = *arr->get(i)->as_table();
       std::string where = "provider.models[" + std::to_string(i) + "]";
       ModelConfig m;
-      bool have_name = false, have_path = false;
+      bool have_name = false, have_path = false, have_cid = false;
       for (auto&& [k, v] : t) {
         std::string key(k.str());
         std::string dotted = where + "." + key;
-        if (key == "name" || key == "path") {
+        if (key == "name" || key == "path" || key == "cid") {
           auto s = toml_string(v);
           if (!s) return err(v, dotted, s.error().message);
           if (s->empty()) return err(v, dotted, "must not be empty");
-          if (key == "name") m.name = *s, have_name = true;
-          else m.path = resolve_path(*s, base_), have_path = true;
+          if (key == "name") {
+            m.name = *s, have_name = true;
+          } else if (key == "path") {
+            m.path = resolve_path(*s, base_), have_path = true;
+          } else {
+            auto cid = store::Cid::parse(*s);
+            if (!cid) return err(v, dotted, "not a content id: " + cid.error().message);
+            m.cid = cid->to_string(), have_cid = true;
+          }
         } else if (key == "price_input" || key == "price_output") {
           auto a = toml_amount(v);
           if (!a) return err(v, dotted, a.error().message);
@@ -430,7 +440,9 @@ class Walker {
         }
       }
       if (!have_name) return err(t, where, "missing name");
-      if (!have_path) return err(t, where, "missing path (the model's GGUF file)");
+      if (have_path == have_cid)
+        return err(t, where, have_path ? "give either path or cid, not both"
+                                        : "missing path (the model's GGUF file) or cid (its content id, fetched from storers)");
       for (const auto& other : c_.provider.models)
         if (other.name == m.name) return err(t, where, "duplicate model name '" + m.name + "'");
       c_.provider.models.push_back(std::move(m));

@@ -45,7 +45,11 @@ struct KeyConfig {  // one of keystore (+ password_file) or private_key
 
 struct ModelConfig {
   std::string name;  // the OpenAI `model` string
+  // Exactly one of path and cid. A model named by content id is fetched from storers into
+  // DATA_DIR/models/<cid> (every block verified) before the provider serves it, and path is
+  // set to that file (node.cpp).
   std::filesystem::path path;
+  std::string cid;
   u256 price_input = 0;   // token base units per million input tokens
   u256 price_output = 0;  // token base units per million output tokens
   uint32_t context = 0;   // 0: the model's own context length
@@ -56,6 +60,8 @@ struct ProviderConfig {
   ListenAddress listen;
   std::string public_url;  // empty: http://<listen>
   u256 stake = 100'000'000;
+  // Storer base URLs to fetch models named by cid from; empty: every storer registered on chain.
+  std::vector<std::string> model_sources;
   uint32_t threads = 1;
   uint32_t capacity = 4;
   u256 face_value = 1'000'000;

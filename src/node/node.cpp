@@ -15,6 +15,7 @@
 #include "node/metrics.hpp"
 #include "node/provider.hpp"
 #include "node/state.hpp"
+#include "node/store_client.hpp"
 #include "node/storer.hpp"
 
 namespace dgrid::node {
@@ -43,6 +44,41 @@ struct Node::Impl {
 };
 
 Node::~Node() { stop(); }
+
+namespace {
+
+// Models named by content id: fetched from storers (every block verified) into
+// DATA_DIR/models/<cid> before the provider loads them; a copy already there is re-hashed.
+Result<void> fetch_models_by_cid(Node::Impl& im, const std::function<void(const std::string&)>& say) {
+  std::vector<std::string> sources = im.config.provider.model_sources;
+  bool discovered = false;
+  for (auto& m : im.config.provider.models) {
+    if (m.cid.empty()) continue;
+    auto cid = store::Cid::parse(m.cid);
+    if (!cid) return fail(Errc::invalid_argument, "model " + m.name + ": " + cid.error().message);
+    if (sources.empty() && !discovered) {
+      auto found = discover_storers(im.chain->rpc(), im.chain->deployment());
+      if (!found) return std::unexpected(found.error().context("finding storers for model " + m.name));
+      for (const auto& s : *found) sources.push_back(s.url);
+      discovered = true;
+    }
+    say("model " + m.name + ": fetching " + m.cid + " from " + std::to_string(sources.size()) + " storer(s), verifying every block ...");
+    int last_pct = -10;
+    auto path = ensure_content_file(*cid, im.config.data_dir / "models", sources, [&](uint64_t done, uint64_t total) {
+      const int pct = total ? static_cast<int>(done * 100 / total) : 100;
+      if (pct >= last_pct + 10 || done == total) {
+        last_pct = pct;
+        spdlog::info("model {}: {}% of {} bytes", m.name, pct, total);
+      }
+    });
+    if (!path) return std::unexpected(path.error().context("model " + m.name + " (" + m.cid + ")"));
+    say("model " + m.name + ": " + path->string() + " verified against " + m.cid);
+    m.path = *path;
+  }
+  return {};
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::function<void(const std::string&)>& progress) {
   auto say = [&](const std::string& s) {
@@ -111,6 +147,7 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
   }
 
   if (cfg.provider.enabled) {
+    if (auto r = fetch_models_by_cid(im, say); !r) return std::unexpected(r.error());
     say("loading models ...");
     auto p = Provider::create(cfg, *im.chain, *im.state, *im.metrics);
     if (!p) return std::unexpected(p.error());

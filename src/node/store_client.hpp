@@ -59,4 +59,14 @@ store::BlockGetter http_block_getter(std::vector<std::string> source_urls);
 Result<uint64_t> fetch_file(const store::Cid& root, const std::vector<std::string>& source_urls,
                             const std::filesystem::path& out, const TransferProgress& progress = {});
 
+// The CID of a local file under the unixfs-v1-2025 profile (one streaming read, no keccak).
+Result<store::Cid> file_cid(const std::filesystem::path& file);
+
+// A local copy of content `cid` at DIR/<cid>: an existing file is re-hashed and kept only if
+// its CID matches (else replaced); a missing one is fetched from `source_urls` with
+// fetch_file. How providers load models named by content id. Returns the path.
+Result<std::filesystem::path> ensure_content_file(const store::Cid& cid, const std::filesystem::path& dir,
+                                                  const std::vector<std::string>& source_urls,
+                                                  const TransferProgress& progress = {});
+
 }  // namespace dgrid::node

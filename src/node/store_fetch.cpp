@@ -120,4 +120,39 @@ Result<uint64_t> fetch_file(const store::Cid& root, const std::vector<std::strin
   return total;
 }
 
+Result<store::Cid> file_cid(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return fail(Errc::io, "cannot read " + file.string());
+  store::FileImporter importer([](const store::Cid&, ByteView) -> Result<void> { return {}; });
+  std::vector<char> buf(4 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    if (n == 0) break;
+    if (auto r = importer.update(ByteView(reinterpret_cast<const uint8_t*>(buf.data()), n)); !r) return std::unexpected(r.error());
+  }
+  if (in.bad()) return fail(Errc::io, "reading " + file.string() + " failed");
+  auto res = importer.finish();
+  if (!res) return std::unexpected(res.error());
+  return res->root;
+}
+
+Result<std::filesystem::path> ensure_content_file(const store::Cid& cid, const std::filesystem::path& dir,
+                                                  const std::vector<std::string>& source_urls,
+                                                  const TransferProgress& progress) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(Errc::io, "cannot create " + dir.string() + ": " + ec.message());
+  const auto path = dir / cid.to_v1().to_string();
+  if (std::filesystem::exists(path, ec)) {
+    auto have = file_cid(path);
+    if (have && *have == cid.to_v1()) return path;
+    // A damaged or foreign file under this name: never serve it, fetch a good copy.
+    std::filesystem::remove(path, ec);
+  }
+  auto got = fetch_file(cid, source_urls, path, progress);
+  if (!got) return std::unexpected(got.error());
+  return path;
+}
+
 }  // namespace dgrid::node

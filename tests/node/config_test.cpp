@@ -175,6 +175,19 @@ TEST(ConfigTest, ModelTablesAreChecked) {
   expect_error("[provider]\n[[provider.models]]\nname = \"a\"\npath = \"m\"\ncontext = -1\n", {"context"});
 }
 
+TEST(ConfigTest, ModelsByContentId) {
+  const std::string cid = "bafybeih24igyjrodvbs4vv4xxcr573hlqu7yxnmxfjfowtazt47cqszc5i";
+  auto c = parse("[provider]\nmodel_sources = [\"http://127.0.0.1:9\"]\n[[provider.models]]\nname = \"a\"\ncid = \"" + cid + "\"\n");
+  ASSERT_TRUE(c) << c.error().to_string();
+  ASSERT_EQ(c->provider.models.size(), 1u);
+  EXPECT_EQ(c->provider.models[0].cid, cid);
+  EXPECT_TRUE(c->provider.models[0].path.empty());
+  EXPECT_EQ(c->provider.model_sources, std::vector<std::string>{"http://127.0.0.1:9"});
+  expect_error("[provider]\n[[provider.models]]\nname = \"a\"\ncid = \"bafyNOT\"\n", {"provider.models[0].cid", "not a content id"});
+  expect_error("[provider]\n[[provider.models]]\nname = \"a\"\npath = \"m\"\ncid = \"" + cid + "\"\n", {"either path or cid"});
+  expect_error("[provider]\n[[provider.models]]\nname = \"a\"\n", {"missing path", "or cid"});
+}
+
 TEST(ConfigTest, TomlSyntaxErrorsHaveALine) {
   expect_error("a = 1\n[provider\n", {"node.toml:2:"});
   expect_error("[provider]\nthreads = 1\nthreads = 2\n", {"node.toml:3:"});
