@@ -22,6 +22,10 @@
 #include <thread>
 
 #include "cli/common.hpp"
+#include "store/segments.hpp"
+#include "market/storage_pricing.hpp"
+#include "node/chain.hpp"
+#include "node/store_client.hpp"
 #include "eth/anvil.hpp"
 #include "eth/bindings.hpp"
 #include "eth/devnet.hpp"
@@ -203,6 +207,8 @@ void register_demo(CLI::App& app) {
     dopts.params.commit_window = 6;
     dopts.params.reveal_window = 6;
     dopts.params.unbonding_delay = 40;
+    // Storage epochs of 10 blocks (production: 256) so storers prove the model during the demo.
+    dopts.params.epoch_length = 10;
     say("chain: starting anvil (1 s blocks) and deploying the dgrid contracts ...");
     auto devnet = unwrap(eth::Devnet::up(dopts, [&](const std::string& s) { progress("  " + s); }));
     const auto& info = devnet->info();
@@ -222,18 +228,62 @@ void register_demo(CLI::App& app) {
     } guard{cleanup};
 
     auto key_of = [&](const std::string& role) { return unwrap(info.account(role))->private_key; };
+    auto write_base_config = [&](std::ofstream& cfg, const std::string& role) {
+      cfg << "data_dir = \"data\"\n"
+          << "[chain]\nrpc = " << toml_str(info.rpc_url) << "\ndeployment = " << toml_str((dir / "devnet.json").string())
+          << "\npoll_interval_ms = 500\n"
+          << "[key]\nprivate_key = " << toml_str(key_of(role)) << "\n";
+    };
+
+    // ---- storage: two storers keep the model; providers fetch it by content id
+    std::vector<std::string> storer_urls;
+    for (const char* role : {"storer-1", "storer-2"}) {
+      Child c{role, -1, dir / role, ""};
+      fs::create_directories(c.dir);
+      std::ofstream cfg(c.dir / "node.toml");
+      cfg << "# " << role << ": keeps content for one-time endowments, proves it every epoch\n";
+      write_base_config(cfg, role);
+      cfg << "[provider]\nenabled = false\nstake = \"100\"\n[storer]\nlisten = \"127.0.0.1:0\"\n";
+      cfg.close();
+      c.pid = spawn_node(c.dir / "node.toml", c.dir / "node.log");
+      children.push_back(c);
+    }
+    for (auto& c : children) {
+      c.url = wait_endpoints(c, std::chrono::seconds(120)).value("storer_url", "");
+      storer_urls.push_back(c.url);
+      say("node: " + c.name + " up at " + c.url + "  (" + (c.dir / "node.log").string() + ")");
+    }
+    auto model_summary = unwrap(store::summarize_file(model));
+    const std::string model_cid = model_summary.cid.to_string();
+    nlohmann::json storage = {{"model_cid", model_cid}, {"size", model_summary.size}};
+    {
+      auto user_chain = unwrap(node::ChainContext::connect(info.rpc_url, info.contracts, unwrap(crypto::PrivateKey::from_hex(key_of("user")))));
+      auto quote = unwrap(market::quote_endowment(model_summary.size, 2, market::StoragePriceParams{}));
+      node::PutOptions po;
+      po.replicas = 2;
+      po.endowment = quote.total;
+      po.storer_urls = storer_urls;
+      po.wait_claims = std::chrono::seconds(60);
+      node::PutEvents ev;
+      ev.step = [&](const std::string& line) { say("storage: " + line); };
+      auto put = unwrap(node::put_file(*user_chain, model, model_summary, po, ev));
+      storage["deal_id"] = put.deal_id;
+      storage["endowment"] = dusd(quote.total);
+      storage["claimed"] = put.claimed;
+      say("storage: model " + model_cid + " stored under deal " + std::to_string(put.deal_id) + " (endowment " + dusd(quote.total) +
+          " dUSD, paid once); providers will fetch it by CID and verify every block");
+    }
+    const size_t storer_count = children.size();
+
     for (const auto& p : kPlans) {
       Child c{p.role, -1, dir / p.role, ""};
       fs::create_directories(c.dir);
       std::ofstream cfg(c.dir / "node.toml");
-      cfg << "# " << p.role << ": " << p.blurb << "\n"
-          << "data_dir = \"data\"\n"
-          << "[chain]\nrpc = " << toml_str(info.rpc_url) << "\ndeployment = " << toml_str((dir / "devnet.json").string())
-          << "\npoll_interval_ms = 500\n"
-          << "[key]\nprivate_key = " << toml_str(key_of(p.role)) << "\n"
-          << "[provider]\nenabled = true\nlisten = \"127.0.0.1:0\"\nstake = \"100\"\ncapacity = 4\n"
+      cfg << "# " << p.role << ": " << p.blurb << "\n";
+      write_base_config(cfg, p.role);
+      cfg << "[provider]\nenabled = true\nlisten = \"127.0.0.1:0\"\nstake = \"100\"\ncapacity = 4\n"
           << "face_value = \"0.01\"\nwin_prob = \"0.1\"\nredeem_interval_ms = 2000\njuror = true\nlatency_ms = " << p.latency_ms << "\ncheat_rate = " << p.cheat_rate
-          << "\n[[provider.models]]\nname = \"demo\"\npath = " << toml_str(fs::absolute(model).string())
+          << "\n[[provider.models]]\nname = \"demo\"\ncid = " << toml_str(model_cid)
           << "\nprice_input = " << toml_str(p.price_in) << "\nprice_output = " << toml_str(p.price_out) << "\n";
       cfg.close();
       c.pid = spawn_node(c.dir / "node.toml", c.dir / "node.log");
@@ -249,19 +299,17 @@ void register_demo(CLI::App& app) {
     const std::string api_key = "sk-dgrid-demo";
     {
       std::ofstream cfg(gw.dir / "node.toml");
-      cfg << "# the user-facing gateway\n"
-          << "data_dir = \"data\"\n"
-          << "[chain]\nrpc = " << toml_str(info.rpc_url) << "\ndeployment = " << toml_str((dir / "devnet.json").string())
-          << "\npoll_interval_ms = 500\n"
-          << "[key]\nprivate_key = " << toml_str(key_of("gateway")) << "\n"
-          << "[gateway]\nenabled = true\nlisten = \"127.0.0.1:" << gateway_port << "\"\napi_keys = [" << toml_str(api_key) << "]\n"
+      cfg << "# the user-facing gateway\n";
+      write_base_config(cfg, "gateway");
+      cfg << "[gateway]\nenabled = true\nlisten = \"127.0.0.1:" << gateway_port << "\"\napi_keys = [" << toml_str(api_key) << "]\n"
           << "spot_check_rate = " << o->spot_check_rate << "\ntop_up = \"0.01\"\ndiscovery_interval_ms = 1000\n"
           << "[provider]\nenabled = false\n";
     }
     gw.pid = spawn_node(gw.dir / "node.toml", gw.dir / "node.log");
     children.push_back(gw);
 
-    for (auto& c : children) {
+    for (size_t i = storer_count; i < children.size(); ++i) {
+      auto& c = children[i];
       auto ep = wait_endpoints(c, std::chrono::seconds(120));
       c.url = ep.value(c.name == "gateway" ? "gateway_url" : "provider_url", "");
       say("node: " + c.name + " up at " + c.url + "  (" + (c.dir / "node.log").string() + ")");
@@ -412,7 +460,7 @@ void register_demo(CLI::App& app) {
     double traffic_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     // ---- let verification, disputes and redemptions finish
-    say("settling: waiting for spot checks, disputes (commit-reveal on chain) and ticket redemptions ...");
+    say("settling: waiting for spot checks, disputes (commit-reveal on chain), ticket redemptions and the storers' first proofs ...");
     deadline = std::chrono::steady_clock::now() + std::chrono::seconds(150);
     nlohmann::json s;
     uint64_t last_checks = UINT64_MAX;
@@ -426,7 +474,11 @@ void register_demo(CLI::App& app) {
       }
       bool checks_done = std::chrono::steady_clock::now() - quiet_since > std::chrono::seconds(5);
       bool disputes_done = disputes_opened(s) == disputes_resolved(s);
-      if ((checks_done && disputes_done) || std::chrono::steady_clock::now() > deadline) break;
+      // Every storer of the model has proven at least one epoch on chain.
+      const uint64_t now_block = rpc->block_number().value_or(0);
+      auto proven = contracts.storage.contract().query_events("StorageProven", info.contracts.block, now_block);
+      bool storage_done = proven && proven->size() >= storage.value("claimed", 0u);
+      if ((checks_done && disputes_done && storage_done) || std::chrono::steady_clock::now() > deadline) break;
       if (tty) {
         std::cerr << "\r  spot checks " << spot_checks(s) << "  mismatches " << mismatches(s) << "  disputes open "
                   << disputes_opened(s) - disputes_resolved(s) << "  block " << rpc->block_number().value_or(0) << "   "
@@ -468,6 +520,20 @@ void register_demo(CLI::App& app) {
         {"synthetic_model", synthetic},
         {"gateway", gateway},
     };
+    {
+      uint64_t proofs = 0, missed = 0;
+      u256 paid = 0;
+      for (const auto& e : unwrap(contracts.storage.contract().query_events("StorageProven", info.contracts.block, head))) {
+        auto ev = unwrap(eth::decode_storage_event(e));
+        ++proofs;
+        paid += std::get<eth::StorageProvenEvent>(ev).payment;
+      }
+      missed = unwrap(contracts.storage.contract().query_events("StorageProofMissed", info.contracts.block, head)).size();
+      storage["proofs"] = proofs;
+      storage["missed"] = missed;
+      storage["paid"] = dusd(paid);
+      summary["storage"] = storage;
+    }
     nlohmann::json routing = nlohmann::json::object();
     for (const auto& [addr, n] : share) routing[role(addr)] = n;
     summary["routing"] = routing;
@@ -498,7 +564,10 @@ void register_demo(CLI::App& app) {
                 << " winning tickets redeemed on chain\n"
                 << "verification  " << spot_checks(s) << " spot checks, " << mismatches(s) << " mismatches, "
                 << disputes_opened(s) << " disputes opened, " << disputes_resolved(s) << " resolved ("
-                << stat(s, "disputes", "won") << " won by the gateway), " << slashes.size() << " slashes\n\n"
+                << stat(s, "disputes", "won") << " won by the gateway), " << slashes.size() << " slashes\n"
+                << "storage       model " << model_cid << " in deal " << storage.value("deal_id", uint64_t{0}) << ", "
+                << storage.value("claimed", 0u) << " replicas, " << storage["proofs"].get<uint64_t>() << " storage proofs verified on chain ("
+                << storage["paid"].get<std::string>() << " dUSD paid to storers), " << storage["missed"].get<uint64_t>() << " missed\n\n"
                 << "balances (dUSD)          wallet before -> after (change)        stake / broker funds before -> after\n";
       for (const auto& p : kPlans) {
         const auto& b = before[p.role];

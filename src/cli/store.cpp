@@ -329,54 +329,27 @@ void register_put(CLI::App* store_cmd) {
     }
     const auto chain_target = o->net.chain();
     auto chain = unwrap(node::ChainContext::connect(chain_target.rpc_url, chain_target.deployment, o->key.load()));
-    const auto& c = chain->contracts();
-    const u256 balance = unwrap(c.token.balance_of(chain->address()));
-    if (balance < endowment) {
-      throw Exception(Error(Errc::failed_precondition, "the endowment is " + format_units(endowment, kDecimals) + " dUSD but " +
-                                                           chain->address().checksummed() + " holds " + format_units(balance, kDecimals) +
-                                                           " dUSD: fund the account first"));
-    }
-    std::vector<std::string> urls = o->net.storer_urls();
-    progress("opening a deal for " + s.cid.to_string() + " (" + human_bytes(s.size) + ", " + std::to_string(o->replicas) +
-             " replicas, endowment " + format_units(endowment, kDecimals) + " dUSD)");
-    auto deal = unwrap(c.storage.open_deal(chain->wallet(), c.token, s.cid.bytes(), s.segment_root, s.size, o->replicas, endowment));
-    progress("deal " + std::to_string(deal.deal_id) + " opened in block " + std::to_string(deal.receipt.block_number));
-
-    // Upload to the first storer that takes it; the others fetch from it (or from each other).
-    std::string uploaded_to, failures;
-    for (const auto& url : urls) {
-      ProgressLine line("uploading to " + url, kShowProgressAbove);
-      auto up = node::upload_file(o->file, s.cid, url, chain->key(), [&](uint64_t d, uint64_t t) { line.update(d, t); });
-      if (up) {
-        uploaded_to = url;
-        break;
-      }
-      failures += "\n  " + url + ": " + up.error().message;
-    }
-    if (uploaded_to.empty()) {
-      throw Exception(Error(Errc::unavailable, "deal " + std::to_string(deal.deal_id) + " is open but no storer accepted the upload:" + failures +
-                                                   "\nretry with `dgrid store put` of the same file (the deal stays open) or pass --storer URL"));
-    }
-    progress("uploaded to " + uploaded_to);
-
-    std::vector<eth::StorageSlot> slots(o->replicas);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o->wait_s);
-    uint32_t claimed = 0, last_reported = ~0u;
-    while (true) {
-      claimed = 0;
-      for (uint32_t i = 0; i < o->replicas; ++i) {
-        slots[i] = unwrap(c.storage.get_slot(deal.deal_id, i));
-        claimed += slots[i].open() ? 0 : 1;
-      }
-      if (claimed != last_reported) {
-        progress("replicas claimed: " + std::to_string(claimed) + " of " + std::to_string(o->replicas));
-        last_reported = claimed;
-      }
-      if (claimed == o->replicas || std::chrono::steady_clock::now() >= deadline) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+    node::PutOptions po;
+    po.replicas = o->replicas;
+    po.endowment = endowment;
+    po.storer_urls = o->net.storer_urls();
+    po.wait_claims = std::chrono::milliseconds(static_cast<int64_t>(o->wait_s * 1000));
+    std::unique_ptr<ProgressLine> line;
+    std::string line_url;
+    node::PutEvents ev;
+    ev.step = [](const std::string& line_text) { progress(line_text); };
+    ev.upload = [&](const std::string& url, uint64_t d, uint64_t t) {
+      if (url != line_url) line = std::make_unique<ProgressLine>("uploading to " + url, kShowProgressAbove), line_url = url;
+      line->update(d, t);
+    };
+    auto put = unwrap(node::put_file(*chain, o->file, s, po, ev));
+    line.reset();
+    const auto& slots = put.slots;
+    const uint32_t claimed = put.claimed;
+    const std::string& uploaded_to = put.uploaded_to;
+    const auto& deal = put;
     nlohmann::json sj = nlohmann::json::array();
-    for (uint32_t i = 0; i < o->replicas; ++i) {
+    for (uint32_t i = 0; i < slots.size(); ++i) {
       sj.push_back({{"slot", i},
                     {"storer", slots[i].open() ? nlohmann::json(nullptr) : nlohmann::json(slots[i].storer.checksummed())},
                     {"first_epoch", slots[i].next_epoch},
@@ -395,7 +368,7 @@ void register_put(CLI::App* store_cmd) {
       std::cout << s.cid.to_string() << "\n"
                 << "  deal " << deal.deal_id << ", " << human_bytes(s.size) << ", endowment " << format_units(endowment, kDecimals)
                 << " dUSD, segment root " << to_hex(s.segment_root) << "\n";
-      for (uint32_t i = 0; i < o->replicas; ++i) {
+      for (uint32_t i = 0; i < slots.size(); ++i) {
         std::cout << "  slot " << i << ": "
                   << (slots[i].open() ? std::string("not claimed yet") : slots[i].storer.checksummed() + " (proves from epoch " + std::to_string(slots[i].next_epoch) + ")")
                   << "\n";

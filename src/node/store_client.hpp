@@ -4,6 +4,7 @@
 // deal operations on StorageMarket.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -58,6 +59,32 @@ store::BlockGetter http_block_getter(std::vector<std::string> source_urls);
 // leaves no partial file. Returns the file size.
 Result<uint64_t> fetch_file(const store::Cid& root, const std::vector<std::string>& source_urls,
                             const std::filesystem::path& out, const TransferProgress& progress = {});
+
+// ---- storing a file: open a deal and upload (`dgrid store put`, the demo)
+
+struct PutOptions {
+  uint32_t replicas = 2;
+  u256 endowment = 0;                      // what openDeal pulls (market::quote_endowment)
+  std::vector<std::string> storer_urls;    // tried in order for the upload
+  std::chrono::milliseconds wait_claims{0};  // wait until every slot is claimed (0: do not wait)
+};
+struct PutResult {
+  uint64_t deal_id = 0;
+  uint64_t opened_block = 0;
+  std::string uploaded_to;
+  std::vector<eth::StorageSlot> slots;  // as last read (empty when not waiting)
+  uint32_t claimed = 0;
+};
+struct PutEvents {
+  std::function<void(const std::string&)> step;  // one line per step
+  // Upload progress to one storer: (url, bytes done, bytes total).
+  std::function<void(const std::string&, uint64_t, uint64_t)> upload;
+};
+// Opens the deal for `summary` (checking the balance first), uploads the file to the first
+// storer that accepts it (the others fetch it from that one), then waits for claims. The
+// deal stays open when every upload fails: the error says so and how to retry.
+Result<PutResult> put_file(ChainContext& chain, const std::filesystem::path& file, const store::ContentSummary& summary,
+                           const PutOptions& options, const PutEvents& events = {});
 
 // The CID of a local file under the unixfs-v1-2025 profile (one streaming read, no keccak).
 Result<store::Cid> file_cid(const std::filesystem::path& file);
