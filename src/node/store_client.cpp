@@ -138,7 +138,17 @@ Result<void> fetch_from(net::HttpClient& http, store::Blockstore& bs, const stor
   Result<net::ClientResponse> head = fail(Errc::internal, "no response");
   int status = 0;
   std::string error_body;
-  std::thread producer([&] {
+  // Declared before the guard: the producer thread uses them until it is joined.
+  std::thread producer;
+  struct JoinGuard {
+    BodyPipe& pipe;
+    std::thread& t;
+    ~JoinGuard() {
+      pipe.abandon();
+      if (t.joinable()) t.join();
+    }
+  } guard{pipe, producer};
+  producer = std::thread([&] {
     net::ClientRequest rq;
     rq.url = base + "/ipfs/" + root.to_string() + "?format=car";
     rq.headers = {{"Accept", "application/vnd.ipld.car"}};

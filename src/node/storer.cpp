@@ -96,6 +96,8 @@ ByteRange parse_range(std::string_view h, uint64_t size) {
 
 enum class Format { file, raw, car };
 
+constexpr auto kPeerCacheFor = std::chrono::seconds(10);
+
 }  // namespace
 
 struct Storer::Impl {
@@ -113,7 +115,7 @@ struct Storer::Impl {
   ChainContext& chain;
   StorerConfig cfg;
   fs::path index_dir;
-  std::unique_ptr<store::Blockstore> bs;
+  std::shared_ptr<store::Blockstore> bs;  // shared: a metrics callback may outlive the storer
   std::unique_ptr<DealKeeper> deals;
   RequestVerifier verifier;
   Counter &served_bytes, &uploaded_bytes, &uploaded_blocks, &pins, &pin_rejects, &corrupt, &repairs;
@@ -132,7 +134,10 @@ struct Storer::Impl {
   bool repair_stop = false;
   std::thread repair_thread;
 
-  std::vector<std::string> peer_urls() const;
+  std::mutex peers_mu;
+  std::vector<std::string> peers_cache;
+  std::chrono::steady_clock::time_point peers_at;
+  std::vector<std::string> peer_urls();
   void repair_loop();
   Result<void> refetch(const store::Cid& root, const std::vector<std::string>& peers);
   void queue_repair(const store::Cid& root);
@@ -149,16 +154,22 @@ struct Storer::Impl {
   void handle_info(net::Request& q, net::ResponseWriter& w);
 };
 
-std::vector<std::string> Storer::Impl::peer_urls() const {
+std::vector<std::string> Storer::Impl::peer_urls() {
+  // Discovery reads every registry record: reuse a recent answer (a dead peer in it costs
+  // one failed connection; fetch_dag moves on to the next).
+  std::lock_guard lock(peers_mu);
+  const auto now = std::chrono::steady_clock::now();
+  if (!peers_cache.empty() && now - peers_at < kPeerCacheFor) return peers_cache;
   auto found = discover_storers(chain.rpc(), chain.deployment());
   if (!found) {
     spdlog::warn("storer: discovering peer storers: {}", found.error().message);
-    return {};
+    return peers_cache;
   }
-  std::vector<std::string> urls;
+  peers_cache.clear();
   for (const auto& s : *found)
-    if (s.address != chain.address()) urls.push_back(s.url);
-  return urls;
+    if (s.address != chain.address()) peers_cache.push_back(s.url);
+  peers_at = now;
+  return peers_cache;
 }
 
 void Storer::Impl::queue_repair(const store::Cid& root) {
@@ -505,7 +516,10 @@ Result<std::unique_ptr<Storer>> Storer::create(ChainContext& chain, NodeState& s
   if (!bs) return fail(bs.error().code, "blockstore in " + dir.string() + ": " + bs.error().message);
   im.bs = std::move(*bs);
   metrics.gauge_callback("dgrid_storer_stored_bytes", "Bytes of blocks in the blockstore",
-                         [b = im.bs.get()] { return static_cast<double>(b->used_bytes()); });
+                         [weak = std::weak_ptr<store::Blockstore>(im.bs)] {
+                           auto b = weak.lock();
+                           return b ? static_cast<double>(b->used_bytes()) : 0.0;
+                         });
 
   DealKeeperOptions o;
   o.index_dir = im.index_dir;
