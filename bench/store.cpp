@@ -242,6 +242,19 @@ void bench_ingest(dgrid::bench::Report& report, const fs::path& file, const fs::
       }),
       "1 KiB keccak leaves + tree");
 
+  // CID + segment root from one read, nothing stored: the hashing half of ingest.
+  double hash_one = 0, hash_two = 0;
+  for (unsigned threads : {1u, 2u}) {
+    double s = best_of(2, [&] {
+      auto t = Clock::now();
+      sink(must(dgrid::store::summarize_file(file, {}, {}, threads), "summarize").blocks);
+      return seconds_since(t);
+    });
+    (threads == 1 ? hash_one : hash_two) = s;
+    row(std::string("CID + segment root, ") + (threads == 1 ? "1 core" : "2 cores"), s, "summarize_file, no sink");
+  }
+  report.add(Row{"hashing 2-core scaling", hash_one / hash_two, "x", "", 0, "1-core time / 2-core time"});
+
   // The disk's floor for storing the bytes at all: the file copied in 1 MiB writes into one
   // new file (buffered, one fsync at the end), and with an fsync after every MiB as a store
   // that makes each block durable must.
