@@ -163,12 +163,15 @@ class Writer final : public ResponseWriter {
 
   bool end() override {
     if (state_ != State::streaming) return false;
-    if (c_.peer_gone()) return failed();
-    if (!head_only_ && sized_ && remaining_ != 0) return failed();  // short body: close, never pretend
-    if (!head_only_ && !sized_) {
-      auto ec = c_.run(write_timeout_, [&](auto h) { asio::async_write(c_.stream, http::make_chunk_last(), h); });
-      if (ec) return failed();
+    if (head_only_ || sized_) {
+      if (!head_only_ && remaining_ != 0) return failed();  // short body: close, never pretend
+      // Nothing left to send; the peer may have read it all and gone already, which is fine.
+      state_ = State::ended;
+      return true;
     }
+    if (c_.peer_gone()) return failed();
+    auto ec = c_.run(write_timeout_, [&](auto h) { asio::async_write(c_.stream, http::make_chunk_last(), h); });
+    if (ec) return failed();
     state_ = State::ended;
     return true;
   }

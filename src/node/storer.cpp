@@ -297,7 +297,7 @@ void Storer::Impl::serve_car(net::Request& q, net::ResponseWriter& w, const stor
     }
     return;
   }
-  if (!w.client_gone()) w.end();
+  w.end();
 }
 
 void Storer::Impl::serve_file(net::Request& q, net::ResponseWriter& w, const store::Cid& cid) {
@@ -354,7 +354,7 @@ void Storer::Impl::serve_file(net::Request& q, net::ResponseWriter& w, const sto
     }
     return;
   }
-  if (!w.client_gone()) w.end();
+  w.end();
 }
 
 void Storer::Impl::handle_blocks(net::Request& q, net::ResponseWriter& w) {
