@@ -74,8 +74,9 @@ Result<ContentSummary> summarize_file(const std::filesystem::path& file, const B
                                       const std::function<void(uint64_t, uint64_t)>& progress = {});
 // The same with the work spread over `threads` threads. 1: everything on the caller's
 // thread. 2: keccak segment hashing on a worker beside it, and `sink` called from a thread of
-// its own (in emission order, one call at a time), so a Blockstore's writes and fsyncs overlap
-// the hashing. The form above uses 2 when the machine has 2 cores.
+// its own (in emission order, one call at a time, concurrently with `progress` on the caller's
+// thread), so a Blockstore's writes and fsyncs overlap the hashing. Everything the sink did is
+// visible to the caller when this returns. The form above uses 2 when the machine has 2 cores.
 Result<ContentSummary> summarize_file(const std::filesystem::path& file, const BlockSink& sink,
                                       const std::function<void(uint64_t, uint64_t)>& progress, unsigned threads);
 
