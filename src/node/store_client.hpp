@@ -43,7 +43,10 @@ Result<void> fetch_dag(store::Blockstore& bs, const store::Cid& root, const std:
 // Uploads a file to one storer: its blocks re-derived from the file (no local copy) and sent
 // as CAR batches (POST /dgrid/v1/store/blocks, X-Dgrid-Auth signed by `key`), then
 // POST /dgrid/v1/store/pins/{cid} which the storer accepts only when the DAG is complete and a
-// deal for the CID exists whose client is the signer. Resends nothing the storer already has.
+// deal for the CID exists whose client is the signer. Sends no blocks when the storer
+// already holds the object pinned (HEAD /ipfs/{cid}); otherwise every block goes out and the
+// storer skips writing those it has. A fresh deal the storer has not seen yet (403 no_deal) is
+// retried for 30 s.
 Result<void> upload_file(const std::filesystem::path& file, const store::Cid& root, const std::string& storer_url,
                          const crypto::PrivateKey& key, const TransferProgress& progress = {});
 
