@@ -5,8 +5,9 @@
 //   DIR/corrupt/<CIDv1 text>.<random>                          blocks that failed verification
 // CIDv0 names are stored as their CIDv1 (same digest, dag-pb), so both forms find one file.
 //
-// A write goes to tmp/, is fsynced, renamed into blocks/ and the shard directory fsynced: a
-// block file is complete or absent whatever instant the process dies at. A writer holds an
+// A write goes to tmp/ and is renamed into blocks/: a block file is complete or absent
+// whatever instant the process dies at. Durability is batched: pin() and sync() run one
+// syncfs() over the store's filesystem before an object becomes visible (blockstore.hpp). A writer holds an
 // flock on its temporary file, so open() removes only files whose writer is gone (another
 // Blockstore on the same directory may be writing).
 #include "store/blockstore.hpp"
@@ -231,13 +232,17 @@ Result<std::unique_ptr<Blockstore>> Blockstore::open(const fs::path& dir, Blocks
   return std::unique_ptr<Blockstore>(new Blockstore(std::move(impl)));
 }
 
-Result<void> Blockstore::put(const Cid& cid, ByteView block) {
+Result<void> Blockstore::put(const Cid& cid, ByteView block) { return put_block(cid, block, /*verify=*/true); }
+
+Result<void> Blockstore::put_trusted(const Cid& cid, ByteView block) { return put_block(cid, block, /*verify=*/false); }
+
+Result<void> Blockstore::put_block(const Cid& cid, ByteView block, bool verify) {
   Impl& s = *impl_;
   if (!cid.valid()) return fail(Errc::invalid_argument, "put: invalid CID");
   if (block.size() > kMaxBlockSize)
     return fail(Errc::invalid_argument, "block " + cid.to_string() + " is " + std::to_string(block.size()) +
                                             " bytes, over the " + std::to_string(kMaxBlockSize) + "-byte limit");
-  if (!cid.matches(block))
+  if (verify && !cid.matches(block))
     return fail(Errc::malformed, "block does not match its CID " + cid.to_string() + " (sha2-256 of the " +
                                      std::to_string(block.size()) + " bytes differs)");
   fs::path dest = s.path_of(cid);
@@ -254,7 +259,7 @@ Result<void> Blockstore::put(const Cid& cid, ByteView block) {
   }
   std::unique_ptr<TempFile> tmp;
   TempFile::Failure wf = s.ensure_shard(dest.parent_path());
-  if (wf.err == 0) wf = TempFile::write(s.tmp, block, s.opt.fsync, &tmp);
+  if (wf.err == 0) wf = TempFile::write(s.tmp, block, /*sync=*/false, &tmp);
   {
     std::lock_guard lock(s.mu);
     s.reserved -= block.size();
@@ -264,9 +269,6 @@ Result<void> Blockstore::put(const Cid& cid, ByteView block) {
       wf = tmp->commit(dest);
       if (wf.err == 0) s.used += block.size();
     }
-  }
-  if (wf.err == 0 && s.opt.fsync) {
-    if (int err = fsync_dir(dest.parent_path())) wf = {err, "fsync of the directory of"};
   }
   if (wf.err == 0) return {};
   return std::unexpected(s.write_error(wf, "block " + cid.to_string()));
@@ -329,11 +331,32 @@ BlockGetter Blockstore::getter() const {
 // file). put() already verified each block, but a pin is the promise that the object is
 // complete and readable, so it is checked rather than assumed.
 Result<void> Blockstore::pin(const Cid& root) {
-  Impl& s = *impl_;
   auto reader = FileReader::open(getter(), root);
   if (!reader) return std::unexpected(reader.error().context("pin " + root.to_string()));
   auto walked = reader->walk([](const Cid&, ByteView) -> Result<void> { return {}; });
   if (!walked) return std::unexpected(walked.error().context("pin " + root.to_string()));
+  return write_pin(root);
+}
+
+Result<void> Blockstore::pin_imported(const Cid& root) {
+  if (!has(root)) return fail(Errc::not_found, "pin " + root.to_string() + ": the root block is not in the store");
+  return write_pin(root);
+}
+
+Result<void> Blockstore::sync() {
+  Impl& s = *impl_;
+  if (!s.opt.fsync) return {};
+  int fd = ::open(s.blocks.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail(Errc::io, "blockstore: cannot open " + s.blocks.string() + ": " + errno_text(errno));
+  const int rc = ::syncfs(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  if (rc != 0) return fail(Errc::io, "blockstore: syncing " + s.dir.string() + " failed: " + errno_text(rc));
+  return {};
+}
+
+Result<void> Blockstore::write_pin(const Cid& root) {
+  Impl& s = *impl_;
+  if (auto r = sync(); !r) return std::unexpected(r.error().context("pin " + root.to_string()));
   std::string text = Impl::name_of(root) + "\n";
   std::unique_ptr<TempFile> tmp;
   TempFile::Failure wf = TempFile::write(s.tmp, as_bytes(text), s.opt.fsync, &tmp);
