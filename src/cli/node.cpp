@@ -15,7 +15,7 @@ std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
 
 void register_node(CLI::App& app) {
-  auto* cmd = app.add_subcommand("node", "Run a dgrid node (provider, juror, gateway) from a TOML config");
+  auto* cmd = app.add_subcommand("node", "Run a dgrid node (provider, juror, gateway, storer) from a TOML config");
   struct Opts {
     std::string config;
     std::vector<std::string> sets;
@@ -33,10 +33,11 @@ void register_node(CLI::App& app) {
     std::signal(SIGTERM, on_signal);
     auto n = unwrap(node::Node::start(cfg, [](const std::string& s) { progress(s); }));
     if (o->json) {
-      print_json({{"address", n->address()}, {"provider_url", n->provider_url()}, {"gateway_url", n->gateway_url()}});
+      print_json({{"address", n->address()}, {"provider_url", n->provider_url()}, {"gateway_url", n->gateway_url()}, {"storer_url", n->storer_url()}});
     } else {
       if (!n->provider_url().empty()) std::cout << "provider: " << n->provider_url() << std::endl;
       if (!n->gateway_url().empty()) std::cout << "gateway:  " << n->gateway_url() << "/v1" << std::endl;
+      if (!n->storer_url().empty()) std::cout << "storer:   " << n->storer_url() << "/ipfs/{cid}" << std::endl;
       std::cout << "node " << n->address() << " running; Ctrl-C to stop" << std::endl;
     }
     while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
