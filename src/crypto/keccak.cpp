@@ -8,14 +8,6 @@ namespace dgrid::crypto {
 
 namespace {
 
-constexpr uint64_t kRoundConstants[24] = {
-    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
-    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
-    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
-    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
-    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
-    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL};
-
 constexpr size_t kRate = 136;  // (1600 - 2*256) / 8
 
 inline uint64_t rotl(uint64_t x, unsigned n) noexcept { return (x << n) | (x >> ((64 - n) & 63)); }
@@ -88,7 +80,7 @@ void keccak_f1600(uint64_t s[25]) noexcept {
     a20 = b20 ^ (~b21 & b22); a21 = b21 ^ (~b22 & b23); a22 = b22 ^ (~b23 & b24);
     a23 = b23 ^ (~b24 & b20); a24 = b24 ^ (~b20 & b21);
     // iota
-    a00 ^= kRoundConstants[round];
+    a00 ^= kKeccakRoundConstants[round];
   }
   s[0] = a00; s[1] = a01; s[2] = a02; s[3] = a03; s[4] = a04;
   s[5] = a05; s[6] = a06; s[7] = a07; s[8] = a08; s[9] = a09;

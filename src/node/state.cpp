@@ -1,4 +1,5 @@
 #include "node/state.hpp"
+#include "node/state_columns.hpp"
 
 #include <array>
 
@@ -115,37 +116,11 @@ CREATE TABLE storage_proofs (
 );
 )sql"};
 
-#define DGRID_TRY(expr)                                \
-  do {                                                 \
-    if (auto _r = (expr); !_r) return std::unexpected(_r.error()); \
-  } while (0)
-
-#define DGRID_TRY_ASSIGN(var, expr)              \
-  do {                                           \
-    auto _r = (expr);                            \
-    if (!_r) return std::unexpected(_r.error()); \
-    var = std::move(*_r);                        \
-  } while (0)
-
 ByteView view(const Address& a) { return a.bytes; }
 ByteView view(const Hash32& h) { return h; }
 
-Result<u256> parse_amount(const std::string& text, std::string_view what) {
-  auto v = parse_u256(text);
-  if (!v) return fail(Errc::malformed, "node.db: corrupt " + std::string(what) + " amount '" + text + "'");
-  return v;
-}
-
-template <size_t N>
-Result<FixedBytes<N>> fixed_column(const Stmt& s, int col, std::string_view what) {
-  Bytes b = s.column_blob(col);
-  if (b.size() != N)
-    return fail(Errc::malformed, "node.db: corrupt " + std::string(what) + " (" + std::to_string(b.size()) +
-                                     " bytes, want " + std::to_string(N) + ")");
-  FixedBytes<N> out;
-  std::copy(b.begin(), b.end(), out.begin());
-  return out;
-}
+using state_detail::fixed_column;
+using state_detail::parse_amount;
 
 // Reads a u256 TEXT column from a one-row query keyed by a blob; 0 when there is no row.
 Result<u256> read_amount(Db& db, std::string_view sql, ByteView key, std::string_view what) {

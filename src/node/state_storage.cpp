@@ -1,40 +1,15 @@
 // NodeState's StorageMarket tables (schema: migration 2 in state.cpp): deals, slots and the
 // proofs this storer sent, as the deal keeper (storer_deals.cpp) learns them from events.
 #include "node/state.hpp"
+#include "node/state_columns.hpp"
 
 namespace dgrid::node {
 
 namespace {
 
-#define STATE_TRY(expr)                                            \
-  do {                                                             \
-    if (auto _r = (expr); !_r) return std::unexpected(_r.error()); \
-  } while (0)
+using state_detail::fixed_column;
 
-#define STATE_TRY_ASSIGN(var, expr)              \
-  do {                                           \
-    auto _r = (expr);                            \
-    if (!_r) return std::unexpected(_r.error()); \
-    var = std::move(*_r);                        \
-  } while (0)
-
-template <size_t N>
-Result<FixedBytes<N>> fixed(const Stmt& s, int col, std::string_view what) {
-  Bytes b = s.column_blob(col);
-  if (b.size() != N)
-    return fail(Errc::malformed, "node.db: corrupt " + std::string(what) + " (" + std::to_string(b.size()) +
-                                     " bytes, want " + std::to_string(N) + ")");
-  FixedBytes<N> out;
-  std::copy(b.begin(), b.end(), out.begin());
-  return out;
-}
-
-Result<u256> amount(const Stmt& s, int col, std::string_view what) {
-  std::string text = s.column_text(col);
-  auto v = parse_u256(text);
-  if (!v) return fail(Errc::malformed, "node.db: corrupt " + std::string(what) + " amount '" + text + "'");
-  return v;
-}
+Result<u256> amount(const Stmt& s, int col, std::string_view what) { return state_detail::amount_column(s, col, what); }
 
 Result<uint64_t> count(const Stmt& s, int col, std::string_view what) {
   int64_t v = s.column_int64(col);
@@ -49,16 +24,16 @@ constexpr std::string_view kDealColumns =
 
 Result<StorageDealRecord> read_deal(const Stmt& s) {
   StorageDealRecord d;
-  STATE_TRY_ASSIGN(d.id, count(s, 0, "deal id"));
-  STATE_TRY_ASSIGN(d.client.bytes, fixed<20>(s, 1, "deal client"));
+  DGRID_TRY_ASSIGN(d.id, count(s, 0, "deal id"));
+  DGRID_TRY_ASSIGN(d.client.bytes, fixed_column<20>(s, 1, "deal client"));
   d.cid = s.column_blob(2);
-  STATE_TRY_ASSIGN(d.segment_root, fixed<32>(s, 3, "deal segment root"));
-  STATE_TRY_ASSIGN(d.size, count(s, 4, "deal size"));
+  DGRID_TRY_ASSIGN(d.segment_root, fixed_column<32>(s, 3, "deal segment root"));
+  DGRID_TRY_ASSIGN(d.size, count(s, 4, "deal size"));
   uint64_t replicas = 0;
-  STATE_TRY_ASSIGN(replicas, count(s, 5, "deal replicas"));
+  DGRID_TRY_ASSIGN(replicas, count(s, 5, "deal replicas"));
   d.replicas = static_cast<uint32_t>(replicas);
-  STATE_TRY_ASSIGN(d.endowment, amount(s, 6, "deal endowment"));
-  STATE_TRY_ASSIGN(d.opened_block, count(s, 7, "deal block"));
+  DGRID_TRY_ASSIGN(d.endowment, amount(s, 6, "deal endowment"));
+  DGRID_TRY_ASSIGN(d.opened_block, count(s, 7, "deal block"));
   if (!s.is_null(8)) d.rejected = s.column_text(8);
   return d;
 }
@@ -68,20 +43,20 @@ constexpr std::string_view kSlotColumns =
 
 Result<StorageSlotRecord> read_slot(const Stmt& s) {
   StorageSlotRecord r;
-  STATE_TRY_ASSIGN(r.deal_id, count(s, 0, "slot deal id"));
+  DGRID_TRY_ASSIGN(r.deal_id, count(s, 0, "slot deal id"));
   uint64_t slot = 0;
-  STATE_TRY_ASSIGN(slot, count(s, 1, "slot index"));
+  DGRID_TRY_ASSIGN(slot, count(s, 1, "slot index"));
   r.slot = static_cast<uint32_t>(slot);
   if (!s.is_null(2)) {
     Address a;
-    STATE_TRY_ASSIGN(a.bytes, fixed<20>(s, 2, "slot storer"));
+    DGRID_TRY_ASSIGN(a.bytes, fixed_column<20>(s, 2, "slot storer"));
     r.storer = a;
   }
-  STATE_TRY_ASSIGN(r.next_epoch, count(s, 3, "slot epoch"));
-  STATE_TRY_ASSIGN(r.collateral, amount(s, 4, "slot collateral"));
+  DGRID_TRY_ASSIGN(r.next_epoch, count(s, 3, "slot epoch"));
+  DGRID_TRY_ASSIGN(r.collateral, amount(s, 4, "slot collateral"));
   r.reopened = s.column_int64(5) != 0;
-  STATE_TRY_ASSIGN(r.ev_block, count(s, 6, "slot event block"));
-  STATE_TRY_ASSIGN(r.ev_index, count(s, 7, "slot event index"));
+  DGRID_TRY_ASSIGN(r.ev_block, count(s, 6, "slot event block"));
+  DGRID_TRY_ASSIGN(r.ev_index, count(s, 7, "slot event index"));
   return r;
 }
 
@@ -89,16 +64,16 @@ constexpr std::string_view kProofColumns = "deal_id, slot, epoch, storer, segmen
 
 Result<StorageProofRecord> read_proof(const Stmt& s) {
   StorageProofRecord p;
-  STATE_TRY_ASSIGN(p.deal_id, count(s, 0, "proof deal id"));
+  DGRID_TRY_ASSIGN(p.deal_id, count(s, 0, "proof deal id"));
   uint64_t slot = 0;
-  STATE_TRY_ASSIGN(slot, count(s, 1, "proof slot"));
+  DGRID_TRY_ASSIGN(slot, count(s, 1, "proof slot"));
   p.slot = static_cast<uint32_t>(slot);
-  STATE_TRY_ASSIGN(p.epoch, count(s, 2, "proof epoch"));
-  STATE_TRY_ASSIGN(p.storer.bytes, fixed<20>(s, 3, "proof storer"));
-  STATE_TRY_ASSIGN(p.segment_index, count(s, 4, "proof segment index"));
-  STATE_TRY_ASSIGN(p.payment, amount(s, 5, "proof payment"));
-  STATE_TRY_ASSIGN(p.tx_hash, fixed<32>(s, 6, "proof transaction"));
-  STATE_TRY_ASSIGN(p.block, count(s, 7, "proof block"));
+  DGRID_TRY_ASSIGN(p.epoch, count(s, 2, "proof epoch"));
+  DGRID_TRY_ASSIGN(p.storer.bytes, fixed_column<20>(s, 3, "proof storer"));
+  DGRID_TRY_ASSIGN(p.segment_index, count(s, 4, "proof segment index"));
+  DGRID_TRY_ASSIGN(p.payment, amount(s, 5, "proof payment"));
+  DGRID_TRY_ASSIGN(p.tx_hash, fixed_column<32>(s, 6, "proof transaction"));
+  DGRID_TRY_ASSIGN(p.block, count(s, 7, "proof block"));
   return p;
 }
 
@@ -137,7 +112,7 @@ Result<void> NodeState::put_storage_deal(const StorageDealRecord& d, uint64_t ev
     ins->bind(9, *d.rejected);
   else
     ins->bind(9, std::nullopt);
-  STATE_TRY(ins->run());
+  DGRID_TRY(ins->run());
   if (db_.changes() == 0) return {};
   // Slot rows may exist already when a later event of this deal was applied first.
   auto slot = db_.prepare(
@@ -147,7 +122,7 @@ Result<void> NodeState::put_storage_deal(const StorageDealRecord& d, uint64_t ev
   for (uint32_t i = 0; i < d.replicas; ++i) {
     slot->reset();
     slot->bind(1, sql_int(d.id)).bind(2, sql_int(i)).bind(3, sql_int(ev_block)).bind(4, sql_int(ev_index));
-    STATE_TRY(slot->run());
+    DGRID_TRY(slot->run());
   }
   return tx->commit();
 }
@@ -188,7 +163,7 @@ Result<void> NodeState::reject_storage_deal(uint64_t id, std::string_view reason
   auto s = db_.prepare("UPDATE storage_deals SET rejected = ?2 WHERE deal_id = ?1");
   if (!s) return std::unexpected(s.error());
   s->bind(1, sql_int(id)).bind(2, reason);
-  STATE_TRY(s->run());
+  DGRID_TRY(s->run());
   if (db_.changes() == 0) return fail(Errc::not_found, "no storage deal " + std::to_string(id));
   return {};
 }
@@ -213,7 +188,7 @@ Result<bool> NodeState::put_storage_slot(const StorageSlotRecord& r) {
       .bind(6, int64_t{r.reopened ? 1 : 0})
       .bind(7, sql_int(r.ev_block))
       .bind(8, sql_int(r.ev_index));
-  STATE_TRY(s->run());
+  DGRID_TRY(s->run());
   return db_.changes() > 0;
 }
 
@@ -285,7 +260,5 @@ Result<u256> NodeState::storage_paid(uint64_t deal_id, uint32_t slot, const Addr
   }
 }
 
-#undef STATE_TRY
-#undef STATE_TRY_ASSIGN
 
 }  // namespace dgrid::node
