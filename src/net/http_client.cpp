@@ -25,8 +25,16 @@ namespace {
 
 constexpr size_t kMaxIdlePerHost = 32;
 constexpr uint64_t kMaxBufferedBody = 64ull << 20;
+// Beast reads at most 64 KiB from the socket at a time, and no more than the read buffer's
+// spare capacity (at least 512 bytes): a buffer left at the size of a response head makes
+// every body read a ~512-byte recv. Connections reserve the full 64 KiB, and a streamed body
+// is taken in pieces of that size (a smaller piece costs one more deadline-armed op each).
+constexpr size_t kReadBuffer = 64 * 1024;
+constexpr size_t kStreamPiece = kReadBuffer;
 
 struct Conn {
+  Conn() { buffer.reserve(kReadBuffer); }
+
   asio::io_context ioc;
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
@@ -222,15 +230,15 @@ struct HttpClient::Impl {
 
       if constexpr (Stream) {
         (*on_head)(out);
-        char piece[16 * 1024];
+        std::vector<char> piece(kStreamPiece);
         while (!parser.is_done()) {
-          parser.get().body().data = piece;
-          parser.get().body().size = sizeof piece;
+          parser.get().body().data = piece.data();
+          parser.get().body().size = piece.size();
           ec = c->run(deadline, [&](auto h) { http::async_read_some(c->stream, c->buffer, parser, h); });
           if (ec == http::error::need_buffer) ec = {};
           if (ec) return transport_error("mid-body", ec);
-          size_t n = sizeof piece - parser.get().body().size;
-          if (n > 0 && !(*on_data)(std::string_view(piece, n))) return out;  // aborted: drop the connection
+          size_t n = piece.size() - parser.get().body().size;
+          if (n > 0 && !(*on_data)(std::string_view(piece.data(), n))) return out;  // aborted: drop the connection
         }
       } else {
         if (!parser.is_done()) {
