@@ -3,12 +3,13 @@
 //
 //   retrieval  a file of N MiB imported into a real node::Storer (its blockstore, its HTTP
 //              routes on a loopback HttpServer, its ChainContext on anvil) and read back:
-//              GET /ipfs/{cid} streamed by net::HttpClient (1 client, then several at once),
-//              node::fetch_file (what `dgrid store get` runs: block by block, every block
-//              verified, written to a file), GET ?format=car streamed, and the storer's read
-//              path without HTTP (FileReader over the Blockstore). Baseline: read() of the
-//              original file in 1 MiB pieces with the page cache warm; `cat FILE >/dev/null`
-//              beside it.
+//              GET /ipfs/{cid} streamed by net::HttpClient (1 client, N at once, and curl
+//              as another client), GET ?format=car, node::fetch_file (what `dgrid store get`
+//              runs: block by block, every block verified, written to a file), and GET with
+//              the page cache dropped. Beside them, what the storer does without HTTP:
+//              SHA-256 of the bytes, Blockstore::get of every block, FileReader, export_car.
+//              Baseline: read() of the original file in 1 MiB pieces with the page cache
+//              warm (`cat FILE >/dev/null` beside it); for the cold row, a cold read().
 //   gas        proveStorage on StorageMarket for deals of several sizes, one proof per epoch
 //              for several epochs: gas per verified challenge against the segment count,
 //              proof bytes, and verifySegment alone, against one ERC-20 transfer in the same
@@ -27,7 +28,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cstdio>
@@ -35,7 +35,6 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <random>
 #include <set>
