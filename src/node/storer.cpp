@@ -452,11 +452,18 @@ void Storer::Impl::handle_pin(net::Request& q, net::ResponseWriter& w) {
     auto reader = store::FileReader::open(bs->getter(), *cid);
     store::SegmentHasher hasher;
     Result<void> hashed;
-    if (!reader) hashed = std::unexpected(reader.error());
-    else hashed = reader->read(0, reader->size(), [&](ByteView piece) {
-      hasher.update(piece);
-      return true;
-    });
+    if (!reader) {
+      hashed = std::unexpected(reader.error());
+    } else if (reader->size() != deal->size) {
+      // Checked before reading: a small DAG repeating one link can claim an absurd size.
+      hashed = fail(Errc::malformed, "it holds " + std::to_string(reader->size()) + " bytes but the deal is for " +
+                                         std::to_string(deal->size));
+    } else {
+      hashed = reader->read(0, reader->size(), [&](ByteView piece) {
+        hasher.update(piece);
+        return true;
+      });
+    }
     if (!hashed) {
       undo();
       pin_rejects.inc();

@@ -220,6 +220,7 @@ Result<void> DealKeeper::Impl::watch(uint64_t head) {
       continue;
     }
     if (cs->open() || cs->next_epoch >= current) continue;  // our rows lag the chain
+    if (cs->storer == self) continue;  // the chain, not a possibly stale row, says it is ours
     auto r = market.report_missed_proof(chain.wallet(), s.deal_id, s.slot, cs->next_epoch);
     if (!r) {
       if (lost_race(r.error(), {"EpochNotMissed", "SlotIsOpen"})) continue;  // proven or reported meanwhile
@@ -275,6 +276,7 @@ Result<void> DealKeeper::Impl::acquire() {
     std::lock_guard lock(mu);
     if (r) {
       fetch_backoff.erase(*cid);
+      held_bytes += d.size;  // later deals of this pass see the capacity it took
       continue;
     }
     auto& b = fetch_backoff[*cid];
@@ -303,7 +305,7 @@ Result<void> DealKeeper::Impl::acquire_deal(const StorageDealRecord& d, const st
   // The content must be exactly what the deal commits to, or every proof would fail.
   // (A read error is not proof of a bad deal: a block may have gone bad on our disk. It is
   // retried later, and the pin dropped so that the next try fetches what is missing.)
-  auto index = index_for(cid);
+  auto index = index_for(cid, d.size);
   if (!index) {
     (void)bs.unpin(cid);
     return std::unexpected(index.error().context("reading " + cid.to_string()));
@@ -415,8 +417,10 @@ void DealKeeper::start() {
       }
     } while (wait(nullptr));
   });
+  im.defer_heal = true;
   im.acquire_thread = std::thread([&im, wait] {
     do {
+      im.heal_queued();
       if (auto a = im.acquire(); !a) spdlog::warn("storer: claims: {}", a.error().message);
     } while (wait(&im.acquire_wake));
   });

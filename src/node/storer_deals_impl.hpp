@@ -69,11 +69,19 @@ struct DealKeeper::Impl {
   Result<store::SegmentProof> try_proof(const StorageDealRecord& deal, const store::Cid& cid, uint64_t index);
   // The segment index of stored content: cached, else index_dir/<cid>.dgsi, else computed
   // from the blockstore (and written there).
-  Result<std::shared_ptr<const store::SegmentIndex>> index_for(const store::Cid& cid);
+  // The content must be `expected_size` bytes (the deal's size, read from the root block
+  // before anything is hashed: a small DAG can claim an absurd size by repeating links).
+  Result<std::shared_ptr<const store::SegmentIndex>> index_for(const store::Cid& cid, uint64_t expected_size);
   void forget_index(const store::Cid& cid);
   // Fetches `cid` again from peers (the pin is dropped first: fetch_dag trusts a pin, and a
   // block of this object is gone or bad).
   Result<void> heal(const store::Cid& cid);
+  // With the background threads running (start()), a proof that finds bad or missing blocks
+  // queues the object here instead of fetching it on the proof thread (a long fetch would
+  // make every other slot miss its epoch); the claim thread heals it and the next pass
+  // proves. poll_once() (tests, one thread) heals inline.
+  bool defer_heal = false;
+  void heal_queued();
   // Reads every reachable block of the DAG under `root` once (the blockstore moves bad ones
   // aside); how many were bad.
   size_t scrub(const store::Cid& root);
@@ -87,6 +95,7 @@ struct DealKeeper::Impl {
   };
   std::map<store::Cid, Backoff> fetch_backoff;
   std::set<std::pair<uint64_t, uint32_t>> warned_default;  // (deal, slot) in default, logged once
+  std::set<store::Cid> heal_queue;
 
   // ---- background loops
   std::mutex loop_mu;

@@ -103,6 +103,19 @@ Result<store::SegmentProof> DealKeeper::Impl::make_proof(const StorageDealRecord
   spdlog::warn("storer: segment {} of {} (deal {}): {}; fetching it again from peers", index, cid.to_string(), deal.id,
                p.error().message);
   refetches.inc();
+  if (defer_heal) {
+    {
+      std::lock_guard lock(mu);
+      heal_queue.insert(cid);
+    }
+    {
+      std::lock_guard lock(loop_mu);
+      acquire_wake = true;
+    }
+    loop_cv.notify_all();
+    return fail(p.error().code, "segment " + std::to_string(index) + " of " + cid.to_string() + ": " + p.error().message +
+                                    "; fetching the object again in the background (the proof is retried next pass)");
+  }
   if (auto h = heal(cid); !h)
     return fail(h.error().code, "segment " + std::to_string(index) + " of " + cid.to_string() + ": " +
                                     p.error().message + "; fetching it again failed: " + h.error().message);
@@ -111,7 +124,7 @@ Result<store::SegmentProof> DealKeeper::Impl::make_proof(const StorageDealRecord
 
 Result<store::SegmentProof> DealKeeper::Impl::try_proof(const StorageDealRecord& deal, const store::Cid& cid,
                                                          uint64_t index) {
-  auto ix = index_for(cid);
+  auto ix = index_for(cid, deal.size);
   if (!ix) return std::unexpected(ix.error());
   if ((*ix)->size() != deal.size || (*ix)->root() != deal.segment_root) {
     forget_index(cid);
@@ -129,7 +142,8 @@ Result<store::SegmentProof> DealKeeper::Impl::try_proof(const StorageDealRecord&
   return p;
 }
 
-Result<std::shared_ptr<const store::SegmentIndex>> DealKeeper::Impl::index_for(const store::Cid& cid) {
+Result<std::shared_ptr<const store::SegmentIndex>> DealKeeper::Impl::index_for(const store::Cid& cid,
+                                                                              uint64_t expected_size) {
   {
     std::lock_guard lock(mu);
     if (auto it = indexes.find(cid); it != indexes.end()) return it->second;
@@ -141,6 +155,9 @@ Result<std::shared_ptr<const store::SegmentIndex>> DealKeeper::Impl::index_for(c
   } else {
     auto reader = store::FileReader::open(bs.getter(), cid);
     if (!reader) return std::unexpected(reader.error());
+    if (reader->size() != expected_size)
+      return fail(Errc::malformed, cid.to_string() + " holds " + std::to_string(reader->size()) + " bytes, the deal says " +
+                                       std::to_string(expected_size));
     store::SegmentHasher hasher;
     auto read = reader->read(0, reader->size(), [&](ByteView piece) {
       hasher.update(piece);
@@ -188,6 +205,21 @@ size_t DealKeeper::Impl::scrub(const store::Cid& root) {
   return bad;
 }
 
+void DealKeeper::Impl::heal_queued() {
+  std::set<store::Cid> todo;
+  {
+    std::lock_guard lock(mu);
+    todo.swap(heal_queue);
+  }
+  for (const auto& cid : todo) {
+    if (auto h = heal(cid); !h) {
+      spdlog::warn("storer: fetching {} again failed: {} (retried at its next proof)", cid.to_string(), h.error().message);
+    } else {
+      spdlog::info("storer: {} fetched again from peers", cid.to_string());
+    }
+  }
+}
+
 Result<void> DealKeeper::Impl::heal(const store::Cid& cid) {
   // fetch_dag skips blocks the store has, without reading them: each round reads every block
   // it can reach first, so that the bad ones are moved aside and fetched again. Blocks below a
@@ -198,7 +230,7 @@ Result<void> DealKeeper::Impl::heal(const store::Cid& cid) {
   for (int round = 0; round < 8; ++round) {
     const size_t bad = scrub(cid);
     if (round > 0 && bad == 0) break;
-    if (auto u = bs.unpin(cid); !u && u.error().code != Errc::not_found) return u;
+    if (auto u = bs.unpin(cid); !u) return u;
     // With no peers, fetch_dag still re-pins when every block is present and valid.
     r = fetch_dag(bs, cid, urls);
     if (r) return r;

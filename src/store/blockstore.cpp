@@ -177,9 +177,14 @@ struct Blockstore::Impl {
 
   // Moves a block that failed verification out of blocks/ (so has() is false and a fresh
   // copy can be stored) and stops counting it.
-  std::string quarantine(const Cid& cid, const fs::path& p, uint64_t size) const {
+  // `read` is the stat of the descriptor the bad bytes were read from: if the name now points
+  // at another file (a good copy put there meanwhile), that file is left alone.
+  std::string quarantine(const Cid& cid, const fs::path& p, uint64_t size, const struct stat& read) const {
     fs::path dest = corrupt / (name_of(cid) + "." + random_name());
     std::lock_guard lock(mu);
+    struct stat now;
+    if (::stat(p.c_str(), &now) != 0) return "already moved aside";
+    if (now.st_ino != read.st_ino || now.st_dev != read.st_dev) return "already replaced by a good copy";
     if (::rename(p.c_str(), dest.c_str()) == 0) {
       used -= std::min(used, size);
       return "moved to " + dest.string();
@@ -300,7 +305,7 @@ Result<Bytes> Blockstore::get(const Cid& cid) const {
     data.resize(got);
   }
   if (fits && cid.matches(data)) return data;
-  std::string what = s.quarantine(cid, p, size);
+  std::string what = s.quarantine(cid, p, size, st);
   return fail(Errc::malformed, "block " + cid.to_string() + " is corrupt on disk (" + what + ")");
 }
 
@@ -335,11 +340,6 @@ Result<void> Blockstore::pin(const Cid& root) {
   if (!reader) return std::unexpected(reader.error().context("pin " + root.to_string()));
   auto walked = reader->walk([](const Cid&, ByteView) -> Result<void> { return {}; });
   if (!walked) return std::unexpected(walked.error().context("pin " + root.to_string()));
-  return write_pin(root);
-}
-
-Result<void> Blockstore::pin_imported(const Cid& root) {
-  if (!has(root)) return fail(Errc::not_found, "pin " + root.to_string() + ": the root block is not in the store");
   return write_pin(root);
 }
 

@@ -57,10 +57,6 @@ class Blockstore {
   // Marks `root` as a complete object after checking that every block of its DAG is present
   // and valid (Errc::not_found naming the first missing block otherwise).
   Result<void> pin(const Cid& root);
-  // Pins a DAG this process has just written block by block with put/put_trusted from a
-  // FileImporter (complete by construction), without re-reading it: checks the root is present,
-  // syncs, writes the pin. An ingest pays one hash pass instead of three.
-  Result<void> pin_imported(const Cid& root);
   Result<void> unpin(const Cid& root);  // succeeds when `root` is not pinned (idempotent)
   bool pinned(const Cid& root) const;
   std::vector<Cid> pins() const;  // sorted, in CIDv1 form (a v0 root is recorded as its v1)

@@ -464,6 +464,51 @@ TEST_F(StorerTest, AClientLyingAboutTheContentGetsNeitherAPinNorUnboundedUploads
   EXPECT_LE(metric(m.storer_url(), "dgrid_storer_uploaded_bytes_total"), static_cast<double>(small + small / 1000 + kMiB));
 }
 
+// A tiny DAG can claim an enormous file by linking one leaf many times (~300 KB of blocks
+// here for 8.6 TiB). The pin must compare the root's size with the deal before reading
+// anything, instead of hashing terabytes while every other upload waits.
+TEST_F(StorerTest, ADagRepeatingOneLeafCannotMakeTheStorerHashTerabytes) {
+  Node& n = start_node(kStorer, "s1");
+  const std::string base = n.storer_url();
+  const Bytes leaf(kMiB, 0x5a);
+  const store::Cid leaf_cid = store::Cid::of(store::Codec::raw, leaf);
+  auto parent_of = [](const store::Cid& child, uint64_t child_size, size_t copies) {
+    store::PbNode node;
+    store::UnixFsData data;
+    data.filesize = child_size * copies;
+    for (size_t i = 0; i < copies; ++i) {
+      node.links.push_back({child, std::string(), child_size});
+      data.blocksizes.push_back(child_size);
+    }
+    node.data = store::encode_unixfs(data);
+    return store::encode_pb(node);
+  };
+  const Bytes mid = parent_of(leaf_cid, kMiB, 3000);
+  const store::Cid mid_cid = store::Cid::of(store::Codec::dag_pb, mid);
+  const Bytes root = parent_of(mid_cid, 3000 * kMiB, 3000);
+  const store::Cid root_cid = store::Cid::of(store::Codec::dag_pb, root);
+
+  // The deal claims 2 MiB, so the ~1.3 MB of blocks fit its upload allowance.
+  Hash32 any_root{};
+  any_root[0] = 1;
+  auto d = contracts_->storage.open_deal(wallet(kClient), token(), root_cid.bytes(), any_root, 2 * kMiB, 1, dusd(1));
+  ASSERT_TRUE(d) << d.error().to_string();
+  std::string car(view(store::encode_car_header({root_cid})));
+  for (const auto& [c, b] : std::vector<std::pair<store::Cid, Bytes>>{{root_cid, root}, {mid_cid, mid}, {leaf_cid, leaf}})
+    car += view(store::encode_car_section(c, b));
+  auto up = post(base, "/dgrid/v1/store/blocks?root=" + root_cid.to_string(), car, &key(kClient));
+  ASSERT_TRUE(up) << up.error().to_string();
+  ASSERT_EQ(up->status, 200) << status_message(*up);
+
+  auto pin = post(base, "/dgrid/v1/store/pins/" + root_cid.to_string(), "", &key(kClient));
+  ASSERT_TRUE(pin) << pin.error().to_string();
+  EXPECT_EQ(pin->status, 422) << status_message(*pin);
+  EXPECT_NE(status_message(*pin).find("but the deal is for 2097152"), std::string::npos) << status_message(*pin);
+  auto r = get(base + "/ipfs/" + root_cid.to_string(), {}, "HEAD");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << "the refused object must not stay pinned";
+}
+
 TEST_F(StorerTest, ACorruptBlockStopsTheResponseAndIsRepairedFromAPeer) {
   Node& a = start_node(kStorer, "s1");
   Node& b = start_node(kStorer2, "s2");
