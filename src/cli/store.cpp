@@ -140,7 +140,7 @@ void register_get(CLI::App* store_cmd) {
     const store::Cid cid = parse_cid(o->cid);
     const auto urls = o->net.storer_urls();
     if (o->out == "-") {
-      auto reader = unwrap(store::FileReader::open(node::http_block_getter(urls), cid));
+      auto reader = unwrap(store::FileReader::open(node::http_block_getter(urls), cid, store::FileReader::Verify::by_getter));
       unwrap(reader.read(0, reader.size(), [](ByteView piece) {
         std::cout.write(reinterpret_cast<const char*>(piece.data()), static_cast<std::streamsize>(piece.size()));
         return bool(std::cout);
@@ -202,7 +202,7 @@ void register_export(CLI::App* store_cmd) {
       source = dir.string();
     } else {
       const auto urls = o->net.storer_urls();
-      auto reader = store::FileReader::open(node::http_block_getter(urls), cid);
+      auto reader = store::FileReader::open(node::http_block_getter(urls), cid, store::FileReader::Verify::by_getter);
       if (!reader) finish_error(reader.error());
       store::CarWriter car(sink, {cid});
       auto walked = reader->walk([&](const store::Cid& c, ByteView block) -> Result<void> {

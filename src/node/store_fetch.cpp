@@ -71,7 +71,7 @@ store::BlockGetter http_block_getter(std::vector<std::string> source_urls) {
 
 Result<uint64_t> fetch_file(const store::Cid& root, const std::vector<std::string>& source_urls,
                             const std::filesystem::path& out, const TransferProgress& progress) {
-  auto reader = store::FileReader::open(http_block_getter(source_urls), root);
+  auto reader = store::FileReader::open(http_block_getter(source_urls), root, store::FileReader::Verify::by_getter);
   if (!reader) return std::unexpected(reader.error().context("fetching " + root.to_string()));
   const uint64_t total = reader->size();
   std::filesystem::path dir = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");

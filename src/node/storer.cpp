@@ -303,7 +303,7 @@ void Storer::Impl::serve_car(net::Request& q, net::ResponseWriter& w, const stor
 void Storer::Impl::serve_file(net::Request& q, net::ResponseWriter& w, const store::Cid& cid) {
   if (!bs->pinned(cid))
     return (void)w.send(error(404, cid.to_string() + " is not stored here (or not completely)", "not_found"));
-  auto reader = store::FileReader::open(bs->getter(), cid);
+  auto reader = store::FileReader::open(bs->getter(), cid, store::FileReader::Verify::by_getter);
   if (!reader) {
     spdlog::error("storer: opening {}: {}", cid.to_string(), reader.error().message);
     if (reader.error().code == Errc::malformed || reader.error().code == Errc::not_found) {
@@ -449,7 +449,7 @@ void Storer::Impl::handle_pin(net::Request& q, net::ResponseWriter& w) {
     if (auto ix = store::SegmentIndex::deserialize(bytes)) index = std::move(*ix), have_index = true;
   }
   if (!have_index) {
-    auto reader = store::FileReader::open(bs->getter(), *cid);
+    auto reader = store::FileReader::open(bs->getter(), *cid, store::FileReader::Verify::by_getter);
     store::SegmentHasher hasher;
     Result<void> hashed;
     if (!reader) {

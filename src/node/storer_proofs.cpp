@@ -130,7 +130,7 @@ Result<store::SegmentProof> DealKeeper::Impl::try_proof(const StorageDealRecord&
     forget_index(cid);
     return fail(Errc::malformed, "the segment index of " + cid.to_string() + " does not give the deal's root");
   }
-  auto reader = store::FileReader::open(bs.getter(), cid);
+  auto reader = store::FileReader::open(bs.getter(), cid, store::FileReader::Verify::by_getter);
   if (!reader) return std::unexpected(reader.error());
   auto p = store::prove_segment(*reader, **ix, index);
   if (!p) return std::unexpected(p.error());
@@ -153,7 +153,7 @@ Result<std::shared_ptr<const store::SegmentIndex>> DealKeeper::Impl::index_for(c
   if (auto from_file = read_index_file(path)) {
     ix = std::make_shared<const store::SegmentIndex>(std::move(*from_file));
   } else {
-    auto reader = store::FileReader::open(bs.getter(), cid);
+    auto reader = store::FileReader::open(bs.getter(), cid, store::FileReader::Verify::by_getter);
     if (!reader) return std::unexpected(reader.error());
     if (reader->size() != expected_size)
       return fail(Errc::malformed, cid.to_string() + " holds " + std::to_string(reader->size()) + " bytes, the deal says " +

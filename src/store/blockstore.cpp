@@ -336,7 +336,7 @@ BlockGetter Blockstore::getter() const {
 // file). put() already verified each block, but a pin is the promise that the object is
 // complete and readable, so it is checked rather than assumed.
 Result<void> Blockstore::pin(const Cid& root) {
-  auto reader = FileReader::open(getter(), root);
+  auto reader = FileReader::open(getter(), root, FileReader::Verify::by_getter);
   if (!reader) return std::unexpected(reader.error().context("pin " + root.to_string()));
   auto walked = reader->walk([](const Cid&, ByteView) -> Result<void> { return {}; });
   if (!walked) return std::unexpected(walked.error().context("pin " + root.to_string()));

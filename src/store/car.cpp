@@ -296,7 +296,7 @@ Result<std::optional<CarReader::Block>> CarReader::next() {
 // ------------------------------------------------------------------ blockstore
 
 Result<uint64_t> export_car(const Blockstore& bs, const Cid& root, const CarWriter::Sink& sink) {
-  auto reader = FileReader::open(bs.getter(), root);
+  auto reader = FileReader::open(bs.getter(), root, FileReader::Verify::by_getter);
   if (!reader) return std::unexpected(reader.error().context("CAR export of " + root.to_string()));
   CarWriter w(sink, {root});
   if (w.bytes_written() == 0)

@@ -127,14 +127,17 @@ class FileImporter {
 using BlockGetter = std::function<Result<Bytes>(const Cid& cid)>;
 
 // Reads a UnixFS file (a dag-pb file node or a raw leaf) through a BlockGetter, verifying
-// every block's hash itself (whatever the getter did) and that the tree's sizes agree
+// every block's hash itself (whatever the getter did; Verify::by_getter skips that second
+// hash for getters known to verify, such as Blockstore::getter and the node's HTTP block
+// getter: serving then costs one SHA-256 pass instead of two) and that the tree's sizes agree
 // (blocksizes, filesize, leaf lengths), at most 32 levels deep. Directories, symlinks and
 // HAMT shards are Errc::unsupported; a bad tree is Errc::malformed naming the block; the
 // getter's own errors (e.g. not_found) come back unchanged. Memory: one block per tree level.
 // Copyable; const methods may run concurrently if the getter allows it.
 class FileReader {
  public:
-  static Result<FileReader> open(BlockGetter get, const Cid& root);
+  enum class Verify { every_block, by_getter };
+  static Result<FileReader> open(BlockGetter get, const Cid& root, Verify verify = Verify::every_block);
   uint64_t size() const noexcept { return size_; }
   const Cid& root() const noexcept { return root_; }
   // Streams bytes [offset, offset + length) in order to `sink` (clamped to the file size).
@@ -147,10 +150,12 @@ class FileReader {
   Result<void> walk(const std::function<Result<void>(const Cid&, ByteView)>& visit) const;
 
  private:
-  FileReader(BlockGetter get, Cid root, uint64_t size) : get_(std::move(get)), root_(root), size_(size) {}
+  FileReader(BlockGetter get, Cid root, uint64_t size, bool verify)
+      : get_(std::move(get)), root_(root), size_(size), verify_(verify) {}
   BlockGetter get_;
   Cid root_;
   uint64_t size_ = 0;
+  bool verify_ = true;
 };
 
 }  // namespace dgrid::store

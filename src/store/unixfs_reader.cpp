@@ -46,7 +46,7 @@ std::string type_text(UnixFsType t) {
   return "unknown";
 }
 
-Result<FileNode> load(const BlockGetter& get, const Cid& cid, size_t depth) {
+Result<FileNode> load(const BlockGetter& get, const Cid& cid, size_t depth, bool verify) {
   const std::string where = "unixfs: block " + cid.to_string();
   if (depth > kMaxDepth) return fail(Errc::malformed, where + " is deeper than " + std::to_string(kMaxDepth) + " levels");
   if (cid.codec() != Codec::raw && cid.codec() != Codec::dag_pb)
@@ -58,7 +58,7 @@ Result<FileNode> load(const BlockGetter& get, const Cid& cid, size_t depth) {
   if (n.block.size() > kMaxBlockSize)
     return fail(Errc::malformed, where + ": " + std::to_string(n.block.size()) + " bytes, over the " +
                                      std::to_string(kMaxBlockSize) + "-byte block limit");
-  if (!cid.matches(n.block)) return fail(Errc::malformed, where + ": bytes do not match the CID");
+  if (verify && !cid.matches(n.block)) return fail(Errc::malformed, where + ": bytes do not match the CID");
   if (cid.codec() == Codec::raw) {
     n.raw = true;
     n.size = n.block.size();
@@ -101,12 +101,13 @@ Result<void> check_size(const FileNode& n, const Cid& cid, uint64_t expected) {
 
 struct RangeReader {
   const BlockGetter& get;
+  bool verify;
   const std::function<bool(ByteView)>& sink;
   bool stopped = false;
 
   // Sends content bytes [begin, end) of the subtree at `cid` (which holds `expected` bytes).
   Result<void> read(const Cid& cid, uint64_t expected, uint64_t begin, uint64_t end, size_t depth) {
-    auto n = load(get, cid, depth);
+    auto n = load(get, cid, depth, verify);
     if (!n) return std::unexpected(n.error());
     if (auto r = check_size(*n, cid, expected); !r) return r;
     if (n->raw) {
@@ -139,6 +140,7 @@ struct RangeReader {
 
 struct Walker {
   const BlockGetter& get;
+  bool verify;
   const std::function<Result<void>(const Cid&, ByteView)>& visit;
   std::unordered_map<Cid, uint64_t> seen;  // content size of each visited subtree
 
@@ -148,7 +150,7 @@ struct Walker {
       return fail(Errc::malformed, "unixfs: block " + cid.to_string() + " appears with content sizes " +
                                        std::to_string(it->second) + " and " + std::to_string(expected));
     }
-    auto n = load(get, cid, depth);
+    auto n = load(get, cid, depth, verify);
     if (!n) return std::unexpected(n.error());
     if (auto r = check_size(*n, cid, expected); !r) return r;
     if (auto r = visit(cid, n->block); !r) return r;
@@ -162,23 +164,24 @@ struct Walker {
 
 }  // namespace
 
-Result<FileReader> FileReader::open(BlockGetter get, const Cid& root) {
+Result<FileReader> FileReader::open(BlockGetter get, const Cid& root, Verify verify) {
   if (!get) return fail(Errc::invalid_argument, "unixfs: no block getter");
   if (!root.valid()) return fail(Errc::invalid_argument, "unixfs: invalid root CID");
-  auto n = load(get, root, 0);
+  const bool v = verify == Verify::every_block;
+  auto n = load(get, root, 0, v);
   if (!n) return std::unexpected(n.error());
-  return FileReader(std::move(get), root, n->size);
+  return FileReader(std::move(get), root, n->size, v);
 }
 
 Result<void> FileReader::read(uint64_t offset, uint64_t length, const std::function<bool(ByteView)>& sink) const {
   if (offset >= size_ || length == 0) return {};
   const uint64_t end = offset + std::min(length, size_ - offset);
-  RangeReader r{get_, sink};
+  RangeReader r{get_, verify_, sink};
   return r.read(root_, size_, offset, end, 0);
 }
 
 Result<void> FileReader::walk(const std::function<Result<void>(const Cid&, ByteView)>& visit) const {
-  Walker w{get_, visit, {}};
+  Walker w{get_, verify_, visit, {}};
   return w.walk(root_, size_, 0);
 }
 
