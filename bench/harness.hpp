@@ -2,14 +2,51 @@
 // result beside the baseline measured in the same run, as a table or as JSON (--json).
 #pragma once
 
+#include <errno.h>
+#include <stdlib.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace dgrid::bench {
+
+// Ends the benchmark with "<program>: what" on stderr and exit status 1.
+[[noreturn]] inline void die(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
+  std::exit(1);
+}
+
+// The value of a Result, or die() naming what failed.
+template <class T>
+T must(Result<T> r, const std::string& what) {
+  if (!r) die(what + ": " + r.error().to_string());
+  if constexpr (!std::is_void_v<T>) return std::move(*r);
+}
+
+// A fresh directory under `base` (named <prefix>XXXXXX), removed with everything in it at the end.
+class ScratchDir {
+ public:
+  ScratchDir(const std::filesystem::path& base, const std::string& prefix) {
+    std::string tmpl = (base / (prefix + "XXXXXX")).string();
+    if (::mkdtemp(tmpl.data()) == nullptr) die("cannot create a directory in " + base.string() + ": " + std::strerror(errno));
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::filesystem::path path;
+};
 
 // Keeps results observable so the optimizer cannot drop the measured work.
 inline volatile uint64_t g_sink = 0;

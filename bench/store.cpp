@@ -53,16 +53,8 @@ constexpr double kMB = 1e6;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_store: %s\n", what.c_str());
-  std::exit(1);
-}
-
-template <class T>
-T must(dgrid::Result<T> r, const char* what) {
-  if (!r) die(std::string(what) + ": " + r.error().to_string());
-  if constexpr (!std::is_void_v<T>) return std::move(*r);
-}
+using dgrid::bench::die;
+using dgrid::bench::must;
 
 struct Options {
   uint64_t size_mib = 1024;
@@ -100,19 +92,6 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-// A scratch directory removed at exit.
-struct Scratch {
-  fs::path path;
-  explicit Scratch(const fs::path& base) {
-    std::string tmpl = (base / "dgrid_bench_store_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) die("mkdtemp in " + base.string() + " failed");
-    path = tmpl;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // Incompressible, deterministic content written in 1 MiB pieces.
 void write_file(const fs::path& p, uint64_t size) {
@@ -365,7 +344,7 @@ void bench_proof(dgrid::bench::Report& report, const fs::path& file, const fs::p
 int main(int argc, char** argv) {
   dgrid::bench::Report report(argc, argv);
   Options o = parse_args(argc, argv);
-  Scratch scratch(o.dir.empty() ? fs::temp_directory_path() : o.dir);
+  dgrid::bench::ScratchDir scratch(o.dir.empty() ? fs::temp_directory_path() : o.dir, "dgrid_bench_store_");
   const uint64_t size = o.size_mib * kMiB;
   fs::path file = scratch.path / "file.bin";
   if (!report.json()) std::fprintf(stderr, "bench_store: writing a %llu MiB file in %s\n",

@@ -86,16 +86,8 @@ void say(const char* fmt, A... a) {
   std::fputc('\n', stderr);
 }
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_store_net: %s\n", what.c_str());
-  std::exit(1);
-}
-
-template <class T>
-T must(Result<T> r, const std::string& what) {
-  if (!r) die(what + ": " + r.error().to_string());
-  if constexpr (!std::is_void_v<T>) return std::move(*r);
-}
+using dgrid::bench::die;
+using dgrid::bench::must;
 
 std::string fmt(const char* f, double v) {
   char buf[128];
@@ -180,19 +172,6 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-// A scratch directory removed at exit.
-struct Scratch {
-  fs::path path;
-  explicit Scratch(const fs::path& base) {
-    std::string tmpl = (base / "dgrid_bench_store_net_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) die("mkdtemp in " + base.string() + " failed");
-    path = tmpl;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // Incompressible, deterministic content written in 1 MiB pieces.
 void write_file(const fs::path& p, uint64_t size, uint64_t seed) {
@@ -770,7 +749,7 @@ int main(int argc, char** argv) {
     report.print();
     return 0;
   }
-  Scratch scratch(o.dir.empty() ? fs::temp_directory_path() : o.dir);
+  dgrid::bench::ScratchDir scratch(o.dir.empty() ? fs::temp_directory_path() : o.dir, "dgrid_bench_store_net_");
   say("bench_store_net: starting a devnet (anvil + contracts) in %s...", scratch.path.c_str());
   auto chain = start_chain(scratch.path / "devnet");
 
