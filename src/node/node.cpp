@@ -134,6 +134,9 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
     so.host = cfg.storer.listen.host;
     so.port = cfg.storer.listen.port;
     so.max_body_bytes = cfg.storer.max_upload_batch;
+    // Bodies are read before a handler can authenticate them: bound what anonymous clients can
+    // make the storer buffer (64 connections x max_upload_batch), not 1024 of them.
+    so.max_connections = 64;
     so.idle_timeout = std::chrono::minutes(2);
     // A CAR batch of max_upload_batch bytes must arrive within the read timeout.
     so.read_timeout = std::chrono::minutes(5);
