@@ -204,8 +204,8 @@ void register_demo(CLI::App& app) {
     dopts.block_time_s = 1;
     // Short dispute windows so a case resolves within the demo (docs/economics.md has the
     // production values).
-    dopts.params.commit_window = 6;
-    dopts.params.reveal_window = 6;
+    dopts.params.commit_window = 10;
+    dopts.params.reveal_window = 10;
     dopts.params.unbonding_delay = 40;
     // Storage epochs of 10 blocks (production: 256) so storers prove the model during the demo.
     dopts.params.epoch_length = 10;
