@@ -3,11 +3,15 @@
 #pragma once
 
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -15,6 +19,8 @@
 #include <vector>
 
 #include "core/error.hpp"
+
+extern char** environ;
 
 namespace dgrid::bench {
 
@@ -29,6 +35,35 @@ template <class T>
 T must(Result<T> r, const std::string& what) {
   if (!r) die(what + ": " + r.error().to_string());
   if constexpr (!std::is_void_v<T>) return std::move(*r);
+}
+
+// Wall seconds of a command (found on PATH) with stdout and stderr to /dev/null, or a
+// negative value when it cannot be run or fails (a baseline such as `openssl dgst`).
+inline double time_command(std::vector<std::string> args) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const auto t = std::chrono::steady_clock::now();
+  pid_t pid;
+  const int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return -1;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? s : -1;
+}
+
+// The smallest of n runs of fn() (seconds): the least disturbed run on a noisy machine.
+template <class Fn>
+double best_of(int n, Fn&& fn) {
+  double best = 1e300;
+  for (int i = 0; i < n; ++i) best = std::min(best, fn());
+  return best;
 }
 
 // A fresh directory under `base` (named <prefix>XXXXXX), removed with everything in it at the end.

@@ -131,30 +131,9 @@ double scan(const fs::path& p, Fn&& fn) {
 
 // Wall time of `openssl dgst -sha256 FILE` (output discarded), or a negative value when the
 // binary is missing or fails.
-double time_openssl(const fs::path& file) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  std::string f = file.string();
-  std::vector<char*> argv = {const_cast<char*>("openssl"), const_cast<char*>("dgst"), const_cast<char*>("-sha256"),
-                             f.data(), nullptr};
-  auto t = Clock::now();
-  pid_t pid;
-  int rc = posix_spawnp(&pid, "openssl", &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -1;
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  double s = seconds_since(t);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? s : -1;
-}
+double time_openssl(const fs::path& file) { return dgrid::bench::time_command({"openssl", "dgst", "-sha256", file.string()}); }
 
-template <class Fn>
-double best_of(int n, Fn&& fn) {
-  double best = 1e300;
-  for (int i = 0; i < n; ++i) best = std::min(best, fn());
-  return best;
-}
+using dgrid::bench::best_of;
 
 uint64_t disk_usage(const fs::path& dir) {
   uint64_t total = 0;

@@ -208,33 +208,8 @@ double read_file(const fs::path& p) {
   return s;
 }
 
-// Wall time of a command (found on PATH) with stdout to /dev/null, or a negative value when
-// it cannot be run or fails.
-double time_command(std::vector<std::string> args) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  auto t = Clock::now();
-  pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -1;
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  double s = seconds_since(t);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? s : -1;
-}
-
-template <class Fn>
-double best_of(int n, Fn&& fn) {
-  double best = 1e300;
-  for (int i = 0; i < n; ++i) best = std::min(best, fn());
-  return best;
-}
+using dgrid::bench::best_of;
+using dgrid::bench::time_command;
 
 // ------------------------------------------------------------------ the chain
 
