@@ -109,16 +109,22 @@ class Writer final : public ResponseWriter {
     return true;
   }
 
-  bool begin_stream(int status, std::string content_type, Headers headers) override {
-    if (state_ != State::none) return false;
+  // The head both stream forms send: status, content type, the handler's headers, keep-alive.
+  http::response<http::empty_body> head(int status, const std::string& content_type, const Headers& headers) const {
     http::response<http::empty_body> res;
     res.result(static_cast<unsigned>(status));
     res.reason(status_line_reason(status));
     res.set(http::field::content_type, content_type);
-    for (auto& [k, v] : headers) res.insert(k, v);
+    for (const auto& [k, v] : headers) res.insert(k, v);
+    res.keep_alive(keep_alive_ && !stopping_);
+    return res;
+  }
+
+  bool begin_stream(int status, std::string content_type, Headers headers) override {
+    if (state_ != State::none) return false;
+    auto res = head(status, content_type, headers);
     // Proxies must not hold back or replay a live stream, unless the handler said otherwise.
     if (res.find(http::field::cache_control) == res.end()) res.set(http::field::cache_control, "no-cache");
-    res.keep_alive(keep_alive_ && !stopping_);
     res.chunked(true);
     if (!write_head(res)) return false;
     state_ = State::streaming;
@@ -127,12 +133,7 @@ class Writer final : public ResponseWriter {
 
   bool begin_sized(int status, std::string content_type, Headers headers, uint64_t content_length) override {
     if (state_ != State::none) return false;
-    http::response<http::empty_body> res;
-    res.result(static_cast<unsigned>(status));
-    res.reason(status_line_reason(status));
-    res.set(http::field::content_type, content_type);
-    for (auto& [k, v] : headers) res.insert(k, v);
-    res.keep_alive(keep_alive_ && !stopping_);
+    auto res = head(status, content_type, headers);
     res.content_length(content_length);
     if (!write_head(res)) return false;
     sized_ = true;

@@ -26,6 +26,21 @@ std::string url_of(const std::string& host, uint16_t port) {
   return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+// Starts one service's listener (idle keep-alive 2 min, `tune` for the rest) and returns its
+// server; `url` gets http://host:port. Errors name the service and address.
+Result<std::unique_ptr<net::HttpServer>> start_listener(const char* service, const ListenAddress& at, const net::Router& router,
+                                                std::string& url, const std::function<void(net::ServerOptions&)>& tune = {}) {
+  net::ServerOptions so;
+  so.host = at.host;
+  so.port = at.port;
+  so.idle_timeout = std::chrono::minutes(2);
+  if (tune) tune(so);
+  auto server = net::HttpServer::start(so, router.handler());
+  if (!server) return fail(server.error().code, std::string(service) + " listener " + at.to_string() + ": " + server.error().message);
+  url = url_of(so.host, (*server)->port());
+  return server;
+}
+
 }  // namespace
 
 struct Node::Impl {
@@ -130,20 +145,16 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
     im.storer = std::move(*st);
     im.storer->add_routes(im.storer_router);
     common_routes(im.storer_router);
-    net::ServerOptions so;
-    so.host = cfg.storer.listen.host;
-    so.port = cfg.storer.listen.port;
-    so.max_body_bytes = cfg.storer.max_upload_batch;
-    // Bodies are read before a handler can authenticate them: bound what anonymous clients can
-    // make the storer buffer (64 connections x max_upload_batch), not 1024 of them.
-    so.max_connections = 64;
-    so.idle_timeout = std::chrono::minutes(2);
-    // A CAR batch of max_upload_batch bytes must arrive within the read timeout.
-    so.read_timeout = std::chrono::minutes(5);
-    auto server = net::HttpServer::start(so, im.storer_router.handler());
-    if (!server) return fail(server.error().code, "storer listener " + cfg.storer.listen.to_string() + ": " + server.error().message);
+    auto server = start_listener("storer", cfg.storer.listen, im.storer_router, im.storer_url, [&](net::ServerOptions& so) {
+      so.max_body_bytes = cfg.storer.max_upload_batch;
+      // Bodies are read before a handler can authenticate them: bound what anonymous clients
+      // can make the storer buffer (64 connections x max_upload_batch), not 1024 of them.
+      so.max_connections = 64;
+      // A CAR batch of max_upload_batch bytes must arrive within the read timeout.
+      so.read_timeout = std::chrono::minutes(5);
+    });
+    if (!server) return std::unexpected(server.error());
     im.storer_server = std::move(*server);
-    im.storer_url = url_of(so.host, im.storer_server->port());
     storer_public = cfg.storer.public_url.empty() ? im.storer_url : cfg.storer.public_url;
     while (storer_public.ends_with('/')) storer_public.pop_back();
     say("storer listening on " + im.storer_url);
@@ -157,14 +168,9 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
     im.provider = std::move(*p);
     im.provider->register_routes(im.provider_router);
     common_routes(im.provider_router);
-    net::ServerOptions so;
-    so.host = cfg.provider.listen.host;
-    so.port = cfg.provider.listen.port;
-    so.idle_timeout = std::chrono::minutes(2);
-    auto server = net::HttpServer::start(so, im.provider_router.handler());
-    if (!server) return fail(server.error().code, "provider listener " + cfg.provider.listen.to_string() + ": " + server.error().message);
+    auto server = start_listener("provider", cfg.provider.listen, im.provider_router, im.provider_url);
+    if (!server) return std::unexpected(server.error());
     im.provider_server = std::move(*server);
-    im.provider_url = url_of(so.host, im.provider_server->port());
     std::string public_url = cfg.provider.public_url.empty() ? im.provider_url : cfg.provider.public_url;
     say("provider listening on " + im.provider_url + "; registering on chain ...");
     if (auto r = im.provider->go_online(public_url, storer_public); !r) return std::unexpected(r.error());
@@ -193,15 +199,10 @@ Result<std::unique_ptr<Node>> Node::start(const NodeConfig& config, const std::f
     im.gateway = std::move(*g);
     im.gateway->register_routes(im.gateway_router);
     common_routes(im.gateway_router);
-    net::ServerOptions so;
-    so.host = cfg.gateway.listen.host;
-    so.port = cfg.gateway.listen.port;
-    so.max_body_bytes = cfg.gateway.max_request_bytes;
-    so.idle_timeout = std::chrono::minutes(2);
-    auto server = net::HttpServer::start(so, im.gateway_router.handler());
-    if (!server) return fail(server.error().code, "gateway listener " + cfg.gateway.listen.to_string() + ": " + server.error().message);
+    auto server = start_listener("gateway", cfg.gateway.listen, im.gateway_router, im.gateway_url,
+                         [&](net::ServerOptions& so) { so.max_body_bytes = cfg.gateway.max_request_bytes; });
+    if (!server) return std::unexpected(server.error());
     im.gateway_server = std::move(*server);
-    im.gateway_url = url_of(so.host, im.gateway_server->port());
     say("gateway listening on " + im.gateway_url);
   }
 

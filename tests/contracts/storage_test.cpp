@@ -9,6 +9,7 @@
 #include "crypto/keccak.hpp"
 #include "crypto/merkle.hpp"
 #include "support/dgrid_chain.hpp"
+#include "support/storage_content.hpp"
 
 namespace dgrid::eth {
 
@@ -16,18 +17,8 @@ using abi::Value;
 
 namespace {
 
-Bytes random_content(size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Bytes b(size);
-  for (auto& x : b) x = static_cast<uint8_t>(rng());
-  return b;
-}
-
-Bytes segment_of(const Bytes& content, uint64_t index) {
-  size_t start = index * crypto::kSegmentSize;
-  size_t end = std::min(content.size(), start + crypto::kSegmentSize);
-  return Bytes(content.begin() + static_cast<ptrdiff_t>(start), content.begin() + static_cast<ptrdiff_t>(end));
-}
+using test::random_content;
+using test::segment_of;
 
 Value proof_value(const std::vector<Hash32>& siblings) {
   std::vector<Value> v;
