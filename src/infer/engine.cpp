@@ -46,6 +46,8 @@ Result<std::shared_ptr<const Model>> Model::load(const std::filesystem::path& pa
     m->pool_ = std::make_unique<ThreadPool>(options.threads);
     m->backend_ = kernels::make_cpu_backend(m->pool_.get());
   }
+  if (auto packed = m->weights_.pack_for(*m->backend_, *m->file_); !packed)
+    return std::unexpected(packed.error().context(path.string()));
   return std::shared_ptr<const Model>(std::move(m));
 }
 

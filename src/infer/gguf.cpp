@@ -206,6 +206,15 @@ GgufFile::~GgufFile() {
   if (map_) munmap(map_, static_cast<size_t>(size_));
 }
 
+void GgufFile::release(const uint8_t* p, size_t n) const noexcept {
+  if (map_ == nullptr || p < base_ || p + n > base_ + size_) return;
+  // Only whole pages inside the range: the neighbours may still be in use.
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(Errc::io, "cannot open " + path.string() + ": " + std::strerror(errno));

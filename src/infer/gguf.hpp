@@ -78,6 +78,11 @@ class GgufFile {
   Result<std::vector<float>> get_float_array(std::string_view key) const;   // f32 or f64 elements
   Result<std::vector<int32_t>> get_int_array(std::string_view key) const;   // integer elements fitting int32
 
+  // Tells the kernel that [p, p + n) inside a mapped file will not be read soon: its pages
+  // leave this process's memory (they come back from the file if read again). No effect
+  // on open_memory's copy.
+  void release(const uint8_t* p, size_t n) const noexcept;
+
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* tensor(std::string_view name) const;  // nullptr if absent
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }

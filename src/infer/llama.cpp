@@ -2,10 +2,12 @@
 // inside a backend kernel, so batching, threads and SIMD targets cannot change a bit.
 #include "infer/llama.hpp"
 
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <cstring>
 #include <string>
 
-#include "infer/fp16.hpp"
 #include "infer/math.hpp"
 
 namespace dgrid::infer {
@@ -184,34 +186,42 @@ Result<LlamaWeights> LlamaWeights::from_gguf(const GgufFile& f) {
   return w;
 }
 
-void LlamaWeights::embed(uint32_t token, float* out) const noexcept {
-  const size_t n = config_.dim;
-  const uint8_t* row = token_embd_.data + token * kernels::row_bytes(token_embd_.format, n);
-  auto d_of = [](const uint8_t* p) { return fp16_to_fp32(static_cast<uint16_t>(p[0] | (p[1] << 8))); };
-  switch (token_embd_.format) {
-    case WeightFormat::f32: std::memcpy(out, row, n * sizeof(float)); break;
-    case WeightFormat::f16:
-      for (size_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(static_cast<uint16_t>(row[2 * i] | (row[2 * i + 1] << 8)));
-      break;
-    case WeightFormat::q8_0:
-      for (size_t b = 0; b < n / kernels::kBlock; ++b) {
-        const uint8_t* blk = row + b * kernels::kQ8_0Bytes;
-        const float d = d_of(blk);
-        for (size_t i = 0; i < kernels::kBlock; ++i)
-          out[b * kernels::kBlock + i] = d * static_cast<float>(static_cast<int8_t>(blk[2 + i]));
-      }
-      break;
-    case WeightFormat::q4_0:
-      for (size_t b = 0; b < n / kernels::kBlock; ++b) {
-        const uint8_t* blk = row + b * kernels::kQ4_0Bytes;
-        const float d = d_of(blk);
-        for (size_t i = 0; i < kernels::kBlock / 2; ++i) {
-          out[b * kernels::kBlock + i] = d * static_cast<float>((blk[2 + i] & 0x0F) - 8);
-          out[b * kernels::kBlock + i + 16] = d * static_cast<float>((blk[2 + i] >> 4) - 8);
-        }
-      }
-      break;
+Result<void> LlamaWeights::pack_for(const kernels::Backend& backend, const GgufFile& file) {
+  std::vector<WeightView*> mats{&output_};
+  for (LlamaLayer& L : layers_)
+    for (WeightView* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(m);
+  auto aligned = [](size_t n) { return (n + 63) / 64 * 64; };
+  size_t total = 0;
+  for (const WeightView* m : mats) {
+    const WeightFormat to = backend.layout_for(m->format);
+    if (to != m->format) total += aligned(kernels::matrix_bytes(to, m->rows, m->cols));
   }
+  if (total == 0) return {};
+  void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED)
+    return fail(Errc::io, "cannot allocate " + std::to_string(total >> 20) + " MiB for the packed weights: " +
+                              std::strerror(errno));
+  madvise(mem, total, MADV_HUGEPAGE);  // fewer TLB misses while streaming the weights; a hint
+  packed_ = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(mem), [total](uint8_t* p) { munmap(p, total); });
+  const bool tied = token_embd_.data == output_.data;
+  uint8_t* dst = packed_.get();
+  for (WeightView* m : mats) {
+    const WeightFormat to = backend.layout_for(m->format);
+    if (to == m->format) continue;
+    const size_t from_bytes = kernels::matrix_bytes(m->format, m->rows, m->cols);
+    const size_t to_bytes = kernels::matrix_bytes(to, m->rows, m->cols);
+    const WeightView packed = kernels::pack_weights(*m, dst);
+    file.release(m->data, from_bytes);
+    weight_bytes_ = weight_bytes_ - from_bytes + to_bytes;
+    *m = packed;
+    dst += aligned(to_bytes);
+  }
+  if (tied) token_embd_ = output_;  // the embedding rows are read from the packed copy
+  return {};
+}
+
+void LlamaWeights::embed(uint32_t token, float* out) const noexcept {
+  kernels::dequantize_row(token_embd_, token, out);
 }
 
 LlamaContext::LlamaContext(const LlamaWeights& weights, const kernels::Backend& backend, uint32_t context,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -40,11 +41,20 @@ class LlamaWeights {
   // shape mismatch, inconsistent hyperparameters). `file` must outlive the weights.
   static Result<LlamaWeights> from_gguf(const GgufFile& file);
 
+  // Repacks every matrix the forward pass multiplies by into the layout `backend` computes
+  // on (Backend::layout_for), in memory of its own, and gives the file pages they came
+  // from back to the kernel, so the weights are held once. Values are unchanged (the
+  // packing is exact). Nothing happens when the backend takes the file's layouts.
+  // Errors: io when the memory cannot be had.
+  Result<void> pack_for(const kernels::Backend& backend, const GgufFile& file);
+
   const LlamaConfig& config() const noexcept { return config_; }
-  // Bytes of the weight tensors the forward pass reads (for the bandwidth bound).
+  // Bytes of the weight tensors the forward pass reads, in their current layout (for the
+  // bandwidth bound).
   uint64_t weight_bytes() const noexcept { return weight_bytes_; }
 
-  // Writes the embedding row of `token` (dequantized exactly: d * q in f32) to out[dim].
+  // Writes the embedding row of `token` (dequantized exactly: d * q in f32) to out[dim],
+  // from the file or from the packed matrix when the embedding is tied to the output.
   void embed(uint32_t token, float* out) const noexcept;
 
   const kernels::WeightView& token_embd() const noexcept { return token_embd_; }
@@ -61,6 +71,7 @@ class LlamaWeights {
   std::vector<LlamaLayer> layers_;
   std::vector<double> inv_freq_;
   uint64_t weight_bytes_ = 0;
+  std::shared_ptr<uint8_t> packed_;  // anonymous mapping holding the packed matrices
 };
 
 // One sequence's KV cache and scratch buffers. eval() appends tokens (any batch split gives

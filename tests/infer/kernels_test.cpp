@@ -49,12 +49,34 @@ std::vector<uint8_t> random_weights(std::mt19937& rng, WeightFormat f, size_t ro
         for (size_t i = 2; i < bytes; ++i) w[b * bytes + i] = static_cast<uint8_t>(byte(rng));
         // Include the extreme int8 values (-128 never comes from ggml, but a file may hold it).
         if (f == WeightFormat::q8_0 && b % 7 == 0) w[b * bytes + 2] = 0x80;
+        if (f == WeightFormat::q8_0 && b % 5 == 0) w[b * bytes + 3] = 0x7F;
       }
       break;
     }
+    default: ADD_FAILURE() << "random_weights makes GGUF layouts; pack_weights makes the others";
   }
   return w;
 }
+
+// w packed by pack_weights, in a buffer of its own.
+struct Packed {
+  std::vector<uint8_t> bytes;
+  WeightView view;
+  explicit Packed(const WeightView& w)
+      : bytes(matrix_bytes(packed_format(w.format), w.rows, w.cols)), view(pack_weights(w, bytes.data())) {}
+};
+
+// The quantized input of x for weights of format f (float rows for f32 / f16).
+struct Input {
+  std::vector<ActGroup> act;
+  const void* ptr;
+  Input(WeightFormat f, const std::vector<float>& x, size_t n_tokens, size_t cols) : ptr(x.data()) {
+    if (!is_quantized(f)) return;
+    act.resize((act_bytes(f, n_tokens, cols) + sizeof(ActGroup) - 1) / sizeof(ActGroup));
+    quantize_input(f, x.data(), n_tokens, cols, act.data());
+    ptr = act.data();
+  }
+};
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -105,38 +127,90 @@ TEST_F(EveryTarget, MatmulRowsMatchReferenceForEveryFormat) {
                                   WeightFormat::q4_0};
   for_each_target([&] {
     for (WeightFormat f : formats) {
-      // Token counts cover the single-token path, the 2x4 tiles with row and token
-      // remainders, and more tokens than one 64-token chunk; 13 and 17 blocks per row leave
-      // tail blocks after the 4-block groups.
+      // Token counts cover the single-token path, the 4x2 tiles with row and token
+      // remainders, and more tokens than one 64-token chunk; 13, 17 and 33 blocks per row
+      // leave partial groups of 16 (zero-padded in the packed layouts).
       for (auto [cols, n_tokens] : {std::pair{32ul, 1ul}, {64ul, 3ul}, {96ul, 4ul}, {416ul, 5ul}, {512ul, 9ul},
-                                    {544ul, 4ul}, {1024ul, 70ul}, {4096ul, 3ul}}) {
+                                    {544ul, 4ul}, {1024ul, 70ul}, {1056ul, 2ul}, {4096ul, 3ul}}) {
         const size_t rows = 7;
         auto w = random_weights(rng, f, rows, cols);
         auto x = random_floats(rng, n_tokens * cols);
-        std::vector<ActBlock> act(n_tokens * cols / kBlock);
-        const void* input = x.data();
-        if (is_quantized(f)) {
-          for (size_t t = 0; t < n_tokens; ++t)
-            quantize_act(x.data() + t * cols, cols, act.data() + t * cols / kBlock);
-          input = act.data();
-        }
         const WeightView view{f, w.data(), rows, cols};
-        std::vector<float> yr(rows * n_tokens), ys(rows * n_tokens, -1.0f);
-        reference_kernels().matmul_rows(view, input, n_tokens, yr.data(), rows, 0, rows);
-        simd_kernels().matmul_rows(view, input, n_tokens, ys.data(), rows, 0, rows);
-        EXPECT_TRUE(same_bits(yr, ys)) << "format " << static_cast<int>(f) << " cols " << cols << " tokens " << n_tokens;
-        // A sub-range of rows writes exactly those rows, with the same bits.
-        std::vector<float> yp(rows * n_tokens, -1.0f);
-        simd_kernels().matmul_rows(view, input, n_tokens, yp.data(), rows, 2, 5);
-        for (size_t t = 0; t < n_tokens; ++t)
-          for (size_t r = 0; r < rows; ++r) {
-            const bool inside = r >= 2 && r < 5;
-            const float want = inside ? yr[t * rows + r] : -1.0f;
-            EXPECT_EQ(std::memcmp(&yp[t * rows + r], &want, 4), 0);
+        const Input in(f, x, n_tokens, cols);
+        std::vector<float> yr(rows * n_tokens);
+        reference_kernels().matmul_rows(view, in.ptr, n_tokens, yr.data(), rows, 0, rows);
+        // The file's layout and the packed one (the CPU backend's), each with its input.
+        const Packed packed(view);
+        const Input packed_in(packed.view.format, x, n_tokens, cols);
+        for (const auto& [v, input] : {std::pair{view, in.ptr}, {packed.view, packed_in.ptr}}) {
+          SCOPED_TRACE("format " + std::to_string(static_cast<int>(v.format)) + " cols " + std::to_string(cols) +
+                       " tokens " + std::to_string(n_tokens));
+          std::vector<float> ys(rows * n_tokens, -1.0f);
+          simd_kernels().matmul_rows(v, input, n_tokens, ys.data(), rows, 0, rows);
+          EXPECT_TRUE(same_bits(yr, ys));
+          std::vector<float> yref(rows * n_tokens, -1.0f);
+          reference_kernels().matmul_rows(v, input, n_tokens, yref.data(), rows, 0, rows);
+          EXPECT_TRUE(same_bits(yr, yref)) << "reference on this layout";
+          // Sub-ranges of rows (a whole tile and a remainder, or remainders only) write
+          // exactly those rows, with the same bits.
+          for (auto [r0, r1] : {std::pair{2ul, 5ul}, {1ul, 7ul}}) {
+            std::vector<float> yp(rows * n_tokens, -1.0f);
+            simd_kernels().matmul_rows(v, input, n_tokens, yp.data(), rows, r0, r1);
+            for (size_t t = 0; t < n_tokens; ++t)
+              for (size_t r = 0; r < rows; ++r) {
+                const bool inside = r >= r0 && r < r1;
+                const float want = inside ? yr[t * rows + r] : -1.0f;
+                EXPECT_EQ(std::memcmp(&yp[t * rows + r], &want, 4), 0) << "rows " << r0 << ".." << r1;
+              }
           }
+        }
       }
     }
   });
+}
+
+TEST(Kernels, PackingKeepsEveryWeightAndScale) {
+  std::mt19937 rng(7);
+  for (WeightFormat f : {WeightFormat::q8_0, WeightFormat::q4_0}) {
+    for (size_t cols : {32ul, 416ul, 512ul, 544ul, 5632ul}) {
+      const size_t rows = 5;
+      auto w = random_weights(rng, f, rows, cols);
+      const WeightView view{f, w.data(), rows, cols};
+      const Packed packed(view);
+      EXPECT_EQ(packed.view.format, packed_format(f));
+      EXPECT_TRUE(is_packed(packed.view.format));
+      // Same size as the file's layout up to the zero blocks that complete the last group.
+      EXPECT_EQ(packed.bytes.size(), rows * packed_groups(cols) * kLanes * (f == WeightFormat::q8_0 ? 34 : 18));
+      for (size_t r = 0; r < rows; ++r) {
+        std::vector<float> a(cols), b(cols);
+        dequantize_row(view, r, a.data());
+        dequantize_row(packed.view, r, b.data());
+        EXPECT_TRUE(same_bits(a, b)) << "format " << static_cast<int>(f) << " cols " << cols << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(Kernels, PackedActivationHoldsTheBlocksInterleaved) {
+  std::mt19937 rng(8);
+  const size_t cols = 17 * kBlock;  // one full group and one block of the next
+  auto x = random_floats(rng, cols);
+  std::vector<ActBlock> blocks(cols / kBlock);
+  quantize_act(x.data(), cols, blocks.data());
+  std::vector<ActGroup> groups(packed_groups(cols));
+  quantize_act_packed(x.data(), cols, groups.data());
+  for (size_t b = 0; b < 2 * kLanes; ++b) {
+    const ActGroup& g = groups[b / kLanes];
+    const size_t k = b % kLanes;
+    int32_t sum = 0;
+    for (size_t i = 0; i < kBlock; ++i) {
+      const int8_t q = g.qs[(i / 4) * 64 + k * 4 + i % 4];
+      EXPECT_EQ(q, b < blocks.size() ? blocks[b].qs[i] : 0) << "block " << b << " element " << i;
+      sum += q;
+    }
+    EXPECT_EQ(g.sum[k], sum);
+    EXPECT_EQ(g.d[k], b < blocks.size() ? blocks[b].d : 0.0f);
+  }
 }
 
 TEST(Kernels, ReferenceDotFollowsTheDocumentedLaneOrder) {
@@ -180,14 +254,24 @@ TEST(Backends, CpuBackendEqualsReferenceAtAnyThreadCount) {
     ThreadPool pool(threads);
     auto cpu = make_cpu_backend(&pool);
     for (WeightFormat f : {WeightFormat::f32, WeightFormat::q8_0, WeightFormat::q4_0}) {
-      const size_t rows = 300, cols = 256, n_tokens = 5;
+      const size_t rows = 301, cols = 544, n_tokens = 5;
       auto w = random_weights(rng, f, rows, cols);
       auto x = random_floats(rng, n_tokens * cols);
       const WeightView view{f, w.data(), rows, cols};
-      std::vector<float> yr(rows * n_tokens), yc(rows * n_tokens);
+      EXPECT_EQ(cpu->layout_for(f), packed_format(f));
+      EXPECT_EQ(ref->layout_for(f), f);
+      const Packed packed(view);
+      std::vector<float> yr(rows * n_tokens);
       ref->matmul(view, x.data(), n_tokens, yr.data());
-      cpu->matmul(view, x.data(), n_tokens, yc.data());
-      EXPECT_TRUE(same_bits(yr, yc)) << "threads " << threads;
+      for (const WeightView& v : {view, packed.view}) {
+        for (size_t n : {n_tokens, 1ul}) {
+          std::vector<float> yc(rows * n);
+          cpu->matmul(v, x.data(), n, yc.data());
+          for (size_t t = 0; t < n; ++t)
+            EXPECT_EQ(std::memcmp(yc.data() + t * rows, yr.data() + t * rows, rows * 4), 0)
+                << "threads " << threads << " format " << static_cast<int>(v.format) << " tokens " << n;
+        }
+      }
     }
     // Attention over a cache of 37 positions, 4 tokens, GQA 6 heads over 2 KV heads.
     const size_t hd = 24, nh = 6, nkv = 2, pos0 = 33, nt = 4, ctx = pos0 + nt;

@@ -21,17 +21,21 @@ constexpr size_t kMinParallelWork = 1 << 15;
 
 class TableBackend final : public Backend {
  public:
-  TableBackend(const KernelTable& table, ThreadPool* pool) : k_(table), pool_(pool) {}
+  TableBackend(const KernelTable& table, ThreadPool* pool, bool pack)
+      : k_(table), pool_(pool), pack_(pack) {}
 
   std::string_view name() const noexcept override { return k_.name; }
 
+  WeightFormat layout_for(WeightFormat f) const noexcept override { return pack_ ? packed_format(f) : f; }
+
   void matmul(const WeightView& w, const float* x, size_t n_tokens, float* y) const override {
     const void* input = x;
-    thread_local std::vector<ActBlock> act;
+    // ActGroup is over-aligned: a vector of it keeps every group on a 64-byte boundary.
+    thread_local std::vector<ActGroup> act;
     if (is_quantized(w.format)) {
-      const size_t nb = w.cols / kBlock;
-      if (act.size() < n_tokens * nb) act.resize(n_tokens * nb);
-      for (size_t t = 0; t < n_tokens; ++t) quantize_act(x + t * w.cols, w.cols, act.data() + t * nb);
+      const size_t groups = (act_bytes(w.format, n_tokens, w.cols) + sizeof(ActGroup) - 1) / sizeof(ActGroup);
+      if (act.size() < groups) act.resize(groups);
+      quantize_input(w.format, x, n_tokens, w.cols, act.data());
       input = act.data();
     }
     const size_t threads = pool_ ? pool_->size() : 1;
@@ -40,8 +44,9 @@ class TableBackend final : public Backend {
       return;
     }
     // Several chunks per thread balance uneven progress; chunk bounds never affect bits.
+    // Chunks are whole tiles of 4 rows where the rows allow (the packed kernels' tile).
     const size_t n_chunks = std::min(w.rows, threads * 4);
-    const size_t per = (w.rows + n_chunks - 1) / n_chunks;
+    const size_t per = ((w.rows + n_chunks - 1) / n_chunks + 3) / 4 * 4;
     pool_->run(n_chunks, [&](size_t c) {
       const size_t begin = c * per;
       const size_t end = std::min(w.rows, begin + per);
@@ -128,16 +133,17 @@ class TableBackend final : public Backend {
 
   const KernelTable& k_;
   ThreadPool* pool_;
+  bool pack_;
 };
 
 }  // namespace
 
 std::unique_ptr<Backend> make_reference_backend() {
-  return std::make_unique<TableBackend>(reference_kernels(), nullptr);
+  return std::make_unique<TableBackend>(reference_kernels(), nullptr, false);
 }
 
 std::unique_ptr<Backend> make_cpu_backend(ThreadPool* pool) {
-  return std::make_unique<TableBackend>(simd_kernels(), pool);
+  return std::make_unique<TableBackend>(simd_kernels(), pool, true);
 }
 
 }  // namespace dgrid::infer::kernels

@@ -32,6 +32,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const noexcept = 0;
+  // The weight layout this backend computes fastest on for weights stored as f (the model
+  // repacks its matrices once at load, pack_weights); every backend accepts every layout.
+  virtual WeightFormat layout_for(WeightFormat f) const noexcept { return f; }
 
   // y[t][r] = W_r . x_t (x: [n_tokens][w.cols] f32, y: [n_tokens][w.rows]).
   virtual void matmul(const WeightView& w, const float* x, size_t n_tokens, float* y) const = 0;

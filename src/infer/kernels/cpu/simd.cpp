@@ -1,13 +1,18 @@
 // SIMD kernels (Highway, dynamic dispatch). Each reproduces the reference's canonical order
 // exactly: 16 float lanes held as 16/N vectors of N lanes, separate multiply and add (the
 // build disables contraction and no MulAdd is used), exact int32 block sums, and the scalar
-// lane tree at the end. tests/infer/kernels_test.cpp checks every compiled target.
+// lane tree at the end. Quantized weights run fast in the packed layouts (kernels.hpp) on
+// x86 AVX2 / AVX-512 (VNNI); GGUF layouts and other targets use the scalar definition. tests/infer/kernels_test.cpp checks every compiled target.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "infer/kernels/cpu/simd.cpp"
 // Compile every target the compiler can produce (SSSE3 .. AVX-512 and the emulated
 // baseline) so the tests can prove they all give the reference's bits.
 #ifndef HWY_COMPILE_ALL_ATTAINABLE
 #define HWY_COMPILE_ALL_ATTAINABLE
+#endif
+// AVX3_DL (AVX-512 with VNNI: Ice Lake, Zen 4 and later) is opt-in in Highway 1.0.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
 #endif
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
@@ -87,272 +92,201 @@ HWY_INLINE float DotF16(const uint8_t* HWY_RESTRICT w, const float* HWY_RESTRICT
   return lane_tree(lanes);
 }
 
-// Exact int32 sum of 32 int8 x int8 products with portable Highway ops (any order: exact).
-HWY_INLINE int32_t BlockDotI8(const int8_t* HWY_RESTRICT w, const int8_t* HWY_RESTRICT x) {
-  const hn::CappedTag<int16_t, kBlock> d16;
-  const hn::Rebind<int8_t, decltype(d16)> d8;
-  const hn::RepartitionToWide<decltype(d16)> d32;
-  constexpr size_t N = hn::MaxLanes(decltype(d16)());
-  auto sum0 = hn::Zero(d32);
-  auto sum1 = hn::Zero(d32);
-  for (size_t i = 0; i < kBlock; i += N) {
-    const auto a = hn::PromoteTo(d16, hn::LoadU(d8, w + i));
-    const auto b = hn::PromoteTo(d16, hn::LoadU(d8, x + i));
-    sum0 = hn::ReorderWidenMulAccumulate(d32, a, b, sum0, sum1);
+// Packed quantized kernels (q8_0x16 / q4_0x16, kernels.hpp). One integer multiply-add over
+// a 64-byte step covers 4 bytes of each of 16 blocks, so after the 8 steps of a group each
+// 32-bit lane holds its block's exact sum: no horizontal reduction. The float part then adds
+// (d_w * d_x) * float(isum) into lane k for block 16g + k, the canonical order.
+#undef DGRID_PACKED_X86
+#undef DGRID_ISA_ATTR
+#if HWY_TARGET == HWY_AVX3_DL
+#define DGRID_PACKED_X86 1
+// Highway's AVX3_DL target string names the VEX "avxvnni"; the EVEX form needs this.
+#define DGRID_ISA_ATTR __attribute__((target("avx512vnni")))
+
+// 512-bit vectors with VNNI: vpdpbusd multiplies unsigned by signed bytes, so q8_0x16 keeps
+// w + 128 and the kernel subtracts 128 * sum(x) (q4_0x16: nibble q, subtract 8 * sum(x)).
+struct Isa {
+  using VI = __m512i;
+  using VF = __m512;
+  static constexpr size_t kBytes = 64;
+  static constexpr bool kQ8Offset = true;
+  DGRID_ISA_ATTR static VI Load(const void* p) { return _mm512_loadu_si512(p); }
+  DGRID_ISA_ATTR static VI Zero() { return _mm512_setzero_si512(); }
+  DGRID_ISA_ATTR static VI Nibbles(VI raw, bool high) {
+    return _mm512_and_si512(high ? _mm512_srli_epi16(raw, 4) : raw, _mm512_set1_epi8(0x0F));
   }
-  return hn::GetLane(hn::SumOfLanes(d32, hn::Add(sum0, sum1)));
-}
-
-HWY_INLINE void UnpackQ4(const uint8_t* qs, int8_t* out) {
-  for (size_t i = 0; i < kBlock / 2; ++i) {
-    out[i] = static_cast<int8_t>((qs[i] & 0x0F) - 8);
-    out[i + kBlock / 2] = static_cast<int8_t>((qs[i] >> 4) - 8);
+  struct Q8 {
+    VI u;
+  };
+  DGRID_ISA_ATTR static Q8 PrepQ8(VI u) { return {u}; }
+  DGRID_ISA_ATTR static VI DotQ8(VI acc, const Q8& w, VI x) { return _mm512_dpbusd_epi32(acc, w.u, x); }
+  DGRID_ISA_ATTR static VI DotU(VI acc, VI u, VI x) { return _mm512_dpbusd_epi32(acc, u, x); }
+  DGRID_ISA_ATTR static VI Sub(VI a, VI b) { return _mm512_sub_epi32(a, b); }
+  DGRID_ISA_ATTR static VI Shl(VI a, int n) { return _mm512_sll_epi32(a, _mm_cvtsi32_si128(n)); }
+  DGRID_ISA_ATTR static VF LoadF(const float* p) { return _mm512_loadu_ps(p); }
+  DGRID_ISA_ATTR static void StoreF(float* p, VF v) { _mm512_storeu_ps(p, v); }
+  DGRID_ISA_ATTR static VF Half(const uint8_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
-}
-
-template <bool kQ4>
-HWY_INLINE int32_t BlockIsum(const uint8_t* blk, const ActBlock& x) {
-  if constexpr (kQ4) {
-    int8_t wq[kBlock];
-    UnpackQ4(blk + 2, wq);
-    return BlockDotI8(wq, x.qs);
-  } else {
-    return BlockDotI8(reinterpret_cast<const int8_t*>(blk + 2), x.qs);
+  DGRID_ISA_ATTR static VF Contribution(VF dw, VF dx, VI isum) {
+    return _mm512_mul_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(isum));
   }
-}
+  DGRID_ISA_ATTR static VF AddF(VF a, VF b) { return _mm512_add_ps(a, b); }
+};
+#elif HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
+#define DGRID_PACKED_X86 1
+#define DGRID_ISA_ATTR
 
-#undef DGRID_HAVE_QUANT_TILED
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-// x86 fast path: 8 int32 partial sums per block (maddubs/madd), then a transposing hadd
-// reduction that yields 4 exact block sums at once.
-template <bool kQ4>
-HWY_INLINE __m256i BlockPartials(const uint8_t* blk, const int8_t* xq) {
-  __m256i wv;
-  if constexpr (kQ4) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw),
-                                         _mm256_set1_epi8(0x0F));
-    wv = _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
-  } else {
-    wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+// 256-bit vectors (each 64-byte step in two halves): maddubs + madd. q8_0x16 is multiplied
+// signed (|w| times x with w's sign, which cannot saturate); q4_0x16 as unsigned nibbles.
+struct Isa {
+  using VI = __m256i;
+  using VF = __m256;
+  static constexpr size_t kBytes = 32;
+  static constexpr bool kQ8Offset = false;
+  static VI Load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  static VI Zero() { return _mm256_setzero_si256(); }
+  static VI Nibbles(VI raw, bool high) {
+    return _mm256_and_si256(high ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
   }
-  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-  // |w| (unsigned) times x*sign(w): each pair sum is at most 2*128*127 < 2^15, so the
-  // saturating maddubs never saturates and the result is the exact product sum.
-  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
-  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
-
-template <bool kQ4>
-HWY_INLINE __m128i FourIsums(const uint8_t* w, size_t bytes, const ActBlock* x) {
-  const __m256i p0 = BlockPartials<kQ4>(w, x[0].qs);
-  const __m256i p1 = BlockPartials<kQ4>(w + bytes, x[1].qs);
-  const __m256i p2 = BlockPartials<kQ4>(w + 2 * bytes, x[2].qs);
-  const __m256i p3 = BlockPartials<kQ4>(w + 3 * bytes, x[3].qs);
-  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
-  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
-template <bool kQ4>
-HWY_INLINE int32_t OneIsum(const uint8_t* blk, const ActBlock& x) {
-  const __m256i p = BlockPartials<kQ4>(blk, x.qs);
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-  s = _mm_hadd_epi32(s, s);
-  s = _mm_hadd_epi32(s, s);
-  return _mm_cvtsi128_si32(s);
-}
-
-// Lanes 4g .. 4g+3 += scale * isum for the 4 blocks starting at w / x.
-template <bool kQ4>
-HWY_INLINE __m128 FourContributions(const uint8_t* w, const ActBlock* x) {
-  constexpr size_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
-  const __m128i isum = FourIsums<kQ4>(w, kBytes, x);
-  alignas(16) uint16_t dw[8] = {};
-  alignas(16) float dx[4];
-  for (size_t j = 0; j < 4; ++j) {
-    std::memcpy(&dw[j], w + j * kBytes, 2);
-    dx[j] = x[j].d;
+  struct Q8 {
+    VI w;    // signed weights
+    VI abs;  // |w|
+  };
+  static Q8 PrepQ8(VI u) {
+    const VI w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
+    return {w, _mm256_sign_epi8(w, w)};
   }
-  const __m128 dwf = _mm_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dw)));
-  const __m128 scale = _mm_mul_ps(dwf, _mm_load_ps(dx));
-  return _mm_mul_ps(scale, _mm_cvtepi32_ps(isum));
-}
-
-template <bool kQ4>
-HWY_INLINE float DotQuant(const uint8_t* HWY_RESTRICT w, const ActBlock* HWY_RESTRICT x,
-                          size_t nb) {
-  constexpr size_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
-  // acc[g] holds canonical lanes 4g .. 4g+3; block b goes to lane b mod 16.
-  __m128 acc[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
-  size_t b = 0;
-  for (; b + 4 <= nb; b += 4) {
-    const size_t g = (b / 4) % 4;
-    acc[g] = _mm_add_ps(acc[g], FourContributions<kQ4>(w + b * kBytes, x + b));
+  static VI Pairs(VI p16) { return _mm256_madd_epi16(p16, _mm256_set1_epi16(1)); }
+  static VI DotQ8(VI acc, const Q8& w, VI x) {
+    return _mm256_add_epi32(acc, Pairs(_mm256_maddubs_epi16(w.abs, _mm256_sign_epi8(x, w.w))));
   }
-  alignas(16) float lanes[kLanes];
-  for (size_t g = 0; g < 4; ++g) _mm_store_ps(lanes + 4 * g, acc[g]);
-  for (; b < nb; ++b) {
-    const uint8_t* blk = w + b * kBytes;
-    const float c = (fp16_to_fp32(LoadU16(blk)) * x[b].d) * static_cast<float>(OneIsum<kQ4>(blk, x[b]));
-    lanes[b % kLanes] = lanes[b % kLanes] + c;
+  static VI DotU(VI acc, VI u, VI x) { return _mm256_add_epi32(acc, Pairs(_mm256_maddubs_epi16(u, x))); }
+  static VI Sub(VI a, VI b) { return _mm256_sub_epi32(a, b); }
+  static VI Shl(VI a, int n) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(n)); }
+  static VF LoadF(const float* p) { return _mm256_loadu_ps(p); }
+  static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
+  static VF Half(const uint8_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
-  return lane_tree(lanes);
-}
-
-// Batched (prefill) path: a tile of kR weight rows x kC tokens. Each weight block is loaded
-// (and its |w| formed) once for the kC tokens, each activation block once for the kR rows,
-// while both are hot in L1. Every (row, token) dot keeps DotQuant's exact bits: the block
-// sums, the scale products and the per-lane addition sequence are the same. The groups of
-// 4 blocks are visited lane group by lane group (g = group mod 4 outermost), which keeps
-// one accumulator per (row, token) live yet adds into each canonical lane in the same
-// order (increasing block index) as DotQuant.
-template <bool kQ4>
-HWY_INLINE __m256i LoadWeightBlock(const uint8_t* blk) {
-  if constexpr (kQ4) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw),
-                                         _mm256_set1_epi8(0x0F));
-    return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
-  } else {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+  static VF Contribution(VF dw, VF dx, VI isum) {
+    return _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(isum));
   }
-}
+  static VF AddF(VF a, VF b) { return _mm256_add_ps(a, b); }
+};
+#endif
 
-template <bool kQ4, size_t kR, size_t kC>
-HWY_INLINE void QuantTile(const uint8_t* HWY_RESTRICT w, size_t rb,
-                          const ActBlock* HWY_RESTRICT x, size_t nb, float* y,
-                          size_t y_stride) {
-  constexpr size_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
-  alignas(16) float lanes[kR][kC][kLanes];
-  const size_t n_groups = nb / 4;
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (size_t g = 0; g < 4; ++g) {
-    __m128 acc[kR][kC];
-    for (size_t r = 0; r < kR; ++r)
-      for (size_t c = 0; c < kC; ++c) acc[r][c] = _mm_setzero_ps();
-    for (size_t k = g; k < n_groups; k += 4) {
-      const size_t b = k * 4;
-      __m256i wv[kR][4];
-      __m256i aw[kR][4];
-      __m128 dwf[kR];
-      for (size_t r = 0; r < kR; ++r) {
-        const uint8_t* wb = w + r * rb + b * kBytes;
-        for (size_t j = 0; j < 4; ++j) {
-          wv[r][j] = LoadWeightBlock<kQ4>(wb + j * kBytes);
-          aw[r][j] = _mm256_sign_epi8(wv[r][j], wv[r][j]);
+#ifndef DGRID_ISA_ATTR
+#define DGRID_ISA_ATTR
+#endif
+
+#ifdef DGRID_PACKED_X86
+inline constexpr size_t kGroupScaleBytes = kLanes * 2;
+
+// R rows x C tokens of a packed matrix. qs / sc: row 0's quantized bytes and scales (rows
+// `groups` groups apart); x: token 0's groups (tokens `groups` apart); y[c * y_stride + r].
+template <bool kQ4, size_t R, size_t C>
+DGRID_ISA_ATTR HWY_NOINLINE void PackedTile(const uint8_t* HWY_RESTRICT qs,
+                                            const uint8_t* HWY_RESTRICT sc, size_t groups,
+                                            const ActGroup* HWY_RESTRICT x, float* y,
+                                            size_t y_stride) {
+  using VI = Isa::VI;
+  constexpr size_t kQs = kQ4 ? kLanes * kBlock / 2 : kLanes * kBlock;
+  constexpr size_t kW = Isa::kBytes;
+  constexpr size_t kL = kW / 4;  // lanes per vector
+  const size_t row_qs = groups * kQs, row_sc = groups * kGroupScaleBytes;
+  alignas(64) float lanes[R][C][kLanes] = {};
+  for (size_t g = 0; g < groups; ++g) {
+    for (size_t h = 0; h < 64 / kW; ++h) {
+      VI acc[R][C];
+      for (size_t r = 0; r < R; ++r)
+        for (size_t c = 0; c < C; ++c) acc[r][c] = Isa::Zero();
+      if constexpr (kQ4) {
+        for (size_t t = 0; t < 4; ++t) {
+          VI xlo[C], xhi[C];
+          for (size_t c = 0; c < C; ++c) {
+            const int8_t* xq = x[c * groups + g].qs + 128 * t + kW * h;
+            xlo[c] = Isa::Load(xq);
+            xhi[c] = Isa::Load(xq + 64);
+          }
+          for (size_t r = 0; r < R; ++r) {
+            const VI raw = Isa::Load(qs + r * row_qs + g * kQs + 64 * t + kW * h);
+            const VI lo = Isa::Nibbles(raw, false), hi = Isa::Nibbles(raw, true);
+            for (size_t c = 0; c < C; ++c) acc[r][c] = Isa::DotU(Isa::DotU(acc[r][c], lo, xlo[c]), hi, xhi[c]);
+          }
         }
-        dwf[r] = _mm_cvtph_ps(_mm_setr_epi16(
-            static_cast<int16_t>(LoadU16(wb)), static_cast<int16_t>(LoadU16(wb + kBytes)),
-            static_cast<int16_t>(LoadU16(wb + 2 * kBytes)),
-            static_cast<int16_t>(LoadU16(wb + 3 * kBytes)), 0, 0, 0, 0));
+      } else {
+        for (size_t s = 0; s < 8; ++s) {
+          VI xv[C];
+          for (size_t c = 0; c < C; ++c) xv[c] = Isa::Load(x[c * groups + g].qs + 64 * s + kW * h);
+          for (size_t r = 0; r < R; ++r) {
+            const auto w = Isa::PrepQ8(Isa::Load(qs + r * row_qs + g * kQs + 64 * s + kW * h));
+            for (size_t c = 0; c < C; ++c) acc[r][c] = Isa::DotQ8(acc[r][c], w, xv[c]);
+          }
+        }
       }
-      for (size_t c = 0; c < kC; ++c) {
-        const ActBlock* xb = x + c * nb + b;
-        const __m128 dx = _mm_setr_ps(xb[0].d, xb[1].d, xb[2].d, xb[3].d);
-        __m256i xv[4];
-        for (size_t j = 0; j < 4; ++j)
-          xv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[j].qs));
-        for (size_t r = 0; r < kR; ++r) {
-          __m256i p[4];
-          for (size_t j = 0; j < 4; ++j)
-            p[j] = _mm256_madd_epi16(
-                _mm256_maddubs_epi16(aw[r][j], _mm256_sign_epi8(xv[j], wv[r][j])), ones);
-          const __m256i h =
-              _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
-          const __m128i isum =
-              _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-          const __m128 contrib = _mm_mul_ps(_mm_mul_ps(dwf[r], dx), _mm_cvtepi32_ps(isum));
-          acc[r][c] = _mm_add_ps(acc[r][c], contrib);
+      // isum = acc - offset * sum(x) where the weights were multiplied with an offset.
+      constexpr bool kOffset = kQ4 || Isa::kQ8Offset;
+      for (size_t c = 0; c < C; ++c) {
+        const ActGroup& xg = x[c * groups + g];
+        const Isa::VF dx = Isa::LoadF(xg.d + kL * h);
+        VI corr = Isa::Zero();
+        if constexpr (kOffset) corr = Isa::Shl(Isa::Load(xg.sum + kL * h), kQ4 ? 3 : 7);
+        for (size_t r = 0; r < R; ++r) {
+          const Isa::VF dw = Isa::Half(sc + r * row_sc + g * kGroupScaleBytes + 2 * kL * h);
+          float* ln = lanes[r][c] + kL * h;
+          Isa::StoreF(ln, Isa::AddF(Isa::LoadF(ln), Isa::Contribution(dw, dx, Isa::Sub(acc[r][c], corr))));
         }
       }
     }
-    for (size_t r = 0; r < kR; ++r)
-      for (size_t c = 0; c < kC; ++c) _mm_store_ps(lanes[r][c] + 4 * g, acc[r][c]);
   }
-  for (size_t r = 0; r < kR; ++r) {
-    for (size_t c = 0; c < kC; ++c) {
-      float* ln = lanes[r][c];
-      for (size_t b = n_groups * 4; b < nb; ++b) {
-        const uint8_t* blk = w + r * rb + b * kBytes;
-        const ActBlock& xb = x[c * nb + b];
-        const float v =
-            (fp16_to_fp32(LoadU16(blk)) * xb.d) * static_cast<float>(OneIsum<kQ4>(blk, xb));
-        ln[b % kLanes] = ln[b % kLanes] + v;
-      }
-      y[c * y_stride + r] = lane_tree(ln);
-    }
-  }
+  for (size_t r = 0; r < R; ++r)
+    for (size_t c = 0; c < C; ++c) y[c * y_stride + r] = lane_tree(lanes[r][c]);
 }
 
-// Tokens per chunk: the chunk's activations stay in L2 while the rows stream past them.
+// Tokens per chunk: the chunk's activations stay in L2 while the row tiles pass over them.
 inline constexpr size_t kTokenChunk = 64;
-inline constexpr size_t kTileRows = 2;
-inline constexpr size_t kTileTokens = 4;
+inline constexpr size_t kTileRows = 4;
+inline constexpr size_t kTileTokens = 2;
 
 template <bool kQ4>
-HWY_INLINE void MatmulQuantTiled(const WeightView& w, const ActBlock* x, size_t n_tokens,
-                                 float* y, size_t y_stride, size_t row_begin, size_t row_end) {
-  const size_t rb = row_bytes(w.format, w.cols);
-  const size_t nb = w.cols / kBlock;
+DGRID_ISA_ATTR void MatmulPacked(const WeightView& w, const ActGroup* x, size_t n_tokens, float* y,
+                                 size_t y_stride, size_t row_begin, size_t row_end) {
+  constexpr size_t kQs = kQ4 ? kLanes * kBlock / 2 : kLanes * kBlock;
+  const size_t groups = packed_groups(w.cols);
+  const uint8_t* scales = w.data + w.rows * groups * kQs;
+  auto rows = [&](size_t r) { return w.data + r * groups * kQs; };
+  auto sc = [&](size_t r) { return scales + r * groups * kGroupScaleBytes; };
   for (size_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
     const size_t t1 = t0 + kTokenChunk < n_tokens ? t0 + kTokenChunk : n_tokens;
     size_t r = row_begin;
     for (; r + kTileRows <= row_end; r += kTileRows) {
       size_t t = t0;
       for (; t + kTileTokens <= t1; t += kTileTokens)
-        QuantTile<kQ4, kTileRows, kTileTokens>(w.data + r * rb, rb, x + t * nb, nb,
-                                               y + t * y_stride + r, y_stride);
+        PackedTile<kQ4, kTileRows, kTileTokens>(rows(r), sc(r), groups, x + t * groups, y + t * y_stride + r,
+                                                y_stride);
       for (; t < t1; ++t)
-        QuantTile<kQ4, kTileRows, 1>(w.data + r * rb, rb, x + t * nb, nb, y + t * y_stride + r,
-                                     y_stride);
+        PackedTile<kQ4, kTileRows, 1>(rows(r), sc(r), groups, x + t * groups, y + t * y_stride + r, y_stride);
     }
-    for (; r < row_end; ++r) {
-      size_t t = t0;
-      for (; t + kTileTokens <= t1; t += kTileTokens)
-        QuantTile<kQ4, 1, kTileTokens>(w.data + r * rb, rb, x + t * nb, nb,
-                                       y + t * y_stride + r, y_stride);
-      for (; t < t1; ++t)
-        QuantTile<kQ4, 1, 1>(w.data + r * rb, rb, x + t * nb, nb, y + t * y_stride + r, y_stride);
-    }
+    for (; r < row_end; ++r)
+      for (size_t t = t0; t < t1; ++t)
+        PackedTile<kQ4, 1, 1>(rows(r), sc(r), groups, x + t * groups, y + t * y_stride + r, y_stride);
   }
 }
-#define DGRID_HAVE_QUANT_TILED 1
-#else
-// Portable path: exact block sums with Highway ops, scalar float accumulation in the same
-// lanes as the reference.
-template <bool kQ4>
-HWY_INLINE float DotQuant(const uint8_t* HWY_RESTRICT w, const ActBlock* HWY_RESTRICT x,
-                          size_t nb) {
-  constexpr size_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
-  float lanes[kLanes] = {};
-  for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * kBytes;
-    const float c = (fp16_to_fp32(LoadU16(blk)) * x[b].d) *
-                    static_cast<float>(BlockIsum<kQ4>(blk, x[b]));
-    lanes[b % kLanes] = lanes[b % kLanes] + c;
-  }
-  return lane_tree(lanes);
-}
-#endif
+#endif  // DGRID_PACKED_X86
 
 // The target that actually runs (tests check that forcing a target took effect).
 int64_t RunningTarget() { return HWY_TARGET; }
 
-void MatmulRows(const WeightView& w, const void* x, size_t n_tokens, float* y, size_t y_stride,
-                size_t row_begin, size_t row_end) {
-#ifdef DGRID_HAVE_QUANT_TILED
-  if (n_tokens > 1 && is_quantized(w.format)) {
-    if (w.format == WeightFormat::q8_0)
-      MatmulQuantTiled<false>(w, static_cast<const ActBlock*>(x), n_tokens, y, y_stride,
-                              row_begin, row_end);
-    else
-      MatmulQuantTiled<true>(w, static_cast<const ActBlock*>(x), n_tokens, y, y_stride,
-                             row_begin, row_end);
-    return;
-  }
+DGRID_ISA_ATTR void MatmulRows(const WeightView& w, const void* x, size_t n_tokens, float* y,
+                               size_t y_stride, size_t row_begin, size_t row_end) {
+#ifdef DGRID_PACKED_X86
+  if (w.format == WeightFormat::q8_0x16)
+    return MatmulPacked<false>(w, static_cast<const ActGroup*>(x), n_tokens, y, y_stride, row_begin, row_end);
+  if (w.format == WeightFormat::q4_0x16)
+    return MatmulPacked<true>(w, static_cast<const ActGroup*>(x), n_tokens, y, y_stride, row_begin, row_end);
 #endif
   const size_t rb = row_bytes(w.format, w.cols);
-  const size_t nb = w.cols / kBlock;
   for (size_t r = row_begin; r < row_end; ++r) {
     const uint8_t* row = w.data + r * rb;
     for (size_t t = 0; t < n_tokens; ++t) {
@@ -365,11 +299,9 @@ void MatmulRows(const WeightView& w, const void* x, size_t n_tokens, float* y, s
         case WeightFormat::f16:
           v = DotF16(row, static_cast<const float*>(x) + t * w.cols, w.cols);
           break;
-        case WeightFormat::q8_0:
-          v = DotQuant<false>(row, static_cast<const ActBlock*>(x) + t * nb, nb);
-          break;
-        case WeightFormat::q4_0:
-          v = DotQuant<true>(row, static_cast<const ActBlock*>(x) + t * nb, nb);
+        default:  // GGUF quantized layouts (the CPU backend packs them) and targets without a
+                  // packed fast path: the scalar definition
+          v = dot_quant_scalar(w, r, x, t);
           break;
       }
       y[t * y_stride + r] = v;

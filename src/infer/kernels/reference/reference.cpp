@@ -34,41 +34,9 @@ float ref_dot_f16(const uint8_t* w, const float* x, size_t n) noexcept {
   return lane_tree(lanes);
 }
 
-// Quantized rows: an exact int32 sum per block, then (d_w * d_x) * float(isum) accumulated
-// into lane (block index mod 16), then the tree.
-float ref_dot_q8_0(const uint8_t* w, const ActBlock* x, size_t nb) noexcept {
-  float lanes[kLanes] = {};
-  for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * kQ8_0Bytes;
-    int32_t isum = 0;
-    for (size_t i = 0; i < kBlock; ++i)
-      isum += static_cast<int32_t>(static_cast<int8_t>(blk[2 + i])) * x[b].qs[i];
-    const float c = (fp16_to_fp32(load_u16(blk)) * x[b].d) * static_cast<float>(isum);
-    lanes[b % kLanes] = lanes[b % kLanes] + c;
-  }
-  return lane_tree(lanes);
-}
-
-float ref_dot_q4_0(const uint8_t* w, const ActBlock* x, size_t nb) noexcept {
-  float lanes[kLanes] = {};
-  for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * kQ4_0Bytes;
-    int32_t isum = 0;
-    for (size_t i = 0; i < kBlock / 2; ++i) {
-      const int32_t lo = static_cast<int32_t>(blk[2 + i] & 0x0F) - 8;
-      const int32_t hi = static_cast<int32_t>(blk[2 + i] >> 4) - 8;
-      isum += lo * x[b].qs[i] + hi * x[b].qs[i + kBlock / 2];
-    }
-    const float c = (fp16_to_fp32(load_u16(blk)) * x[b].d) * static_cast<float>(isum);
-    lanes[b % kLanes] = lanes[b % kLanes] + c;
-  }
-  return lane_tree(lanes);
-}
-
 void ref_matmul_rows(const WeightView& w, const void* x, size_t n_tokens, float* y,
                      size_t y_stride, size_t row_begin, size_t row_end) noexcept {
   const size_t rb = row_bytes(w.format, w.cols);
-  const size_t nb = w.cols / kBlock;
   for (size_t r = row_begin; r < row_end; ++r) {
     const uint8_t* row = w.data + r * rb;
     for (size_t t = 0; t < n_tokens; ++t) {
@@ -88,11 +56,9 @@ void ref_matmul_rows(const WeightView& w, const void* x, size_t n_tokens, float*
         case WeightFormat::f16:
           v = ref_dot_f16(row, static_cast<const float*>(x) + t * w.cols, w.cols);
           break;
-        case WeightFormat::q8_0:
-          v = ref_dot_q8_0(row, static_cast<const ActBlock*>(x) + t * nb, nb);
-          break;
-        case WeightFormat::q4_0:
-          v = ref_dot_q4_0(row, static_cast<const ActBlock*>(x) + t * nb, nb);
+        default:  // quantized, any layout: an exact int32 sum per block, then
+                  // (d_w * d_x) * float(isum) into lane (block index mod 16), then the tree
+          v = dot_quant_scalar(w, r, x, t);
           break;
       }
       y[t * y_stride + r] = v;
