@@ -128,11 +128,11 @@ TEST_F(EveryTarget, MatmulRowsMatchReferenceForEveryFormat) {
   for_each_target([&] {
     for (WeightFormat f : formats) {
       // Token counts cover the single-token path, the 4x2 tiles with row and token
-      // remainders, and more tokens than one 64-token chunk; 13, 17 and 33 blocks per row
-      // leave partial groups of 16 (zero-padded in the packed layouts).
+      // remainders, and more tokens than one 64-token chunk; 1, 2, 3, 13, 17, 24 and 33
+      // blocks per row leave partial groups (8- and 16-lane, zero-completed, when packed).
       for (auto [cols, n_tokens] : {std::pair{32ul, 1ul}, {64ul, 3ul}, {96ul, 4ul}, {416ul, 5ul}, {512ul, 9ul},
-                                    {544ul, 4ul}, {1024ul, 70ul}, {1056ul, 2ul}, {4096ul, 3ul}}) {
-        const size_t rows = 7;
+                                    {544ul, 4ul}, {768ul, 1ul}, {1024ul, 70ul}, {1056ul, 2ul}, {4096ul, 3ul}}) {
+        const size_t rows = 7;  // a tile of 4 and a last tile of 3
         auto w = random_weights(rng, f, rows, cols);
         auto x = random_floats(rng, n_tokens * cols);
         const WeightView view{f, w.data(), rows, cols};
@@ -172,7 +172,9 @@ TEST_F(EveryTarget, MatmulRowsMatchReferenceForEveryFormat) {
 TEST(Kernels, PackingKeepsEveryWeightAndScale) {
   std::mt19937 rng(7);
   for (WeightFormat f : {WeightFormat::q8_0, WeightFormat::q4_0}) {
-    for (size_t cols : {32ul, 416ul, 512ul, 544ul, 5632ul}) {
+    // cols -> blocks stored per row: a tail of 1..8 blocks is completed to 8, of 9..15 to 16.
+    for (auto [cols, stored] : {std::pair{32ul, 8ul}, {416ul, 16ul}, {512ul, 16ul}, {544ul, 24ul}, {768ul, 24ul},
+                                {800ul, 32ul}, {5632ul, 176ul}}) {
       const size_t rows = 5;
       auto w = random_weights(rng, f, rows, cols);
       const WeightView view{f, w.data(), rows, cols};
@@ -180,7 +182,7 @@ TEST(Kernels, PackingKeepsEveryWeightAndScale) {
       EXPECT_EQ(packed.view.format, packed_format(f));
       EXPECT_TRUE(is_packed(packed.view.format));
       // Same size as the file's layout up to the zero blocks that complete the last group.
-      EXPECT_EQ(packed.bytes.size(), rows * packed_groups(cols) * kLanes * (f == WeightFormat::q8_0 ? 34 : 18));
+      EXPECT_EQ(packed.bytes.size(), rows * stored * (f == WeightFormat::q8_0 ? 34 : 18)) << cols;
       for (size_t r = 0; r < rows; ++r) {
         std::vector<float> a(cols), b(cols);
         dequantize_row(view, r, a.data());

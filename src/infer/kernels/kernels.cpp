@@ -11,32 +11,28 @@ namespace dgrid::infer::kernels {
 
 namespace {
 
-constexpr size_t kGroupQs8 = kLanes * kBlock;      // 512 quantized bytes per q8_0x16 group
-constexpr size_t kGroupQs4 = kLanes * kBlock / 2;  // 256 per q4_0x16 group
-
 uint16_t load_u16(const uint8_t* p) noexcept {
   return static_cast<uint16_t>(p[0] | (p[1] << 8));  // GGUF is little-endian
 }
 
-// Byte offset inside a packed group of element i of lane k (q8_0x16), or of the byte
-// whose low (i % 8 < 4) or high nibble holds it (q4_0x16).
-size_t packed_q8_offset(size_t k, size_t i) noexcept { return (i / 4) * 64 + k * 4 + i % 4; }
-size_t packed_q4_offset(size_t k, size_t i) noexcept { return (i / 8) * 64 + k * 4 + i % 4; }
+// Byte offset inside one row's packed group of L lanes of element i of lane k (q8_0x16,
+// and the activation with L = 16), or of the byte whose low (i % 8 < 4) or high nibble
+// holds it (q4_0x16).
+size_t packed_q8_offset(size_t k, size_t i, size_t L = kLanes) noexcept { return (i / 4) * 4 * L + k * 4 + i % 4; }
+size_t packed_q4_offset(size_t k, size_t i, size_t L) noexcept { return (i / 8) * 4 * L + k * 4 + i % 4; }
 
 // Scale bits and weights of block b of row r, whatever the quantized layout.
 struct QuantRow {
   const WeightView& w;
   size_t r;
 
-  size_t qs_bytes() const noexcept { return w.format == WeightFormat::q8_0x16 ? kGroupQs8 : kGroupQs4; }
-
   uint16_t scale(size_t b) const noexcept {
     switch (w.format) {
       case WeightFormat::q8_0: return load_u16(w.data + r * row_bytes(w.format, w.cols) + b * kQ8_0Bytes);
       case WeightFormat::q4_0: return load_u16(w.data + r * row_bytes(w.format, w.cols) + b * kQ4_0Bytes);
       default: {
-        const size_t g = packed_groups(w.cols);
-        return load_u16(w.data + w.rows * g * qs_bytes() + ((r * g + b / kLanes) * kLanes + b % kLanes) * 2);
+        const PackedLayout p(w.format, w.rows, w.cols);
+        return load_u16(w.data + p.row_scales(r, b / kLanes) + (b % kLanes) * 2);
       }
     }
   }
@@ -58,14 +54,18 @@ struct QuantRow {
         break;
       }
       case WeightFormat::q8_0x16: {
-        const uint8_t* q = w.data + (r * packed_groups(w.cols) + b / kLanes) * kGroupQs8;
-        for (size_t i = 0; i < kBlock; ++i) out[i] = q[packed_q8_offset(b % kLanes, i)] - 128;
+        const PackedLayout p(w.format, w.rows, w.cols);
+        const uint8_t* q = w.data + p.row_qs(r, b / kLanes);
+        const size_t L = p.lanes(b / kLanes);
+        for (size_t i = 0; i < kBlock; ++i) out[i] = q[packed_q8_offset(b % kLanes, i, L)] - 128;
         break;
       }
       case WeightFormat::q4_0x16: {
-        const uint8_t* q = w.data + (r * packed_groups(w.cols) + b / kLanes) * kGroupQs4;
+        const PackedLayout p(w.format, w.rows, w.cols);
+        const uint8_t* q = w.data + p.row_qs(r, b / kLanes);
+        const size_t L = p.lanes(b / kLanes);
         for (size_t i = 0; i < kBlock; ++i) {
-          const uint8_t byte = q[packed_q4_offset(b % kLanes, i)];
+          const uint8_t byte = q[packed_q4_offset(b % kLanes, i, L)];
           out[i] = ((i % 8) < 4 ? (byte & 0x0F) : (byte >> 4)) - 8;
         }
         break;
@@ -102,8 +102,8 @@ size_t row_bytes(WeightFormat format, size_t cols) noexcept {
     case WeightFormat::f16: return cols * 2;
     case WeightFormat::q8_0: return cols / kBlock * kQ8_0Bytes;
     case WeightFormat::q4_0: return cols / kBlock * kQ4_0Bytes;
-    case WeightFormat::q8_0x16: return packed_groups(cols) * kLanes * kQ8_0Bytes;
-    case WeightFormat::q4_0x16: return packed_groups(cols) * kLanes * kQ4_0Bytes;
+    case WeightFormat::q8_0x16:
+    case WeightFormat::q4_0x16: return PackedLayout(format, 1, cols).row_span;
   }
   return 0;
 }
@@ -124,30 +124,31 @@ WeightView pack_weights(const WeightView& w, uint8_t* dst) noexcept {
     return out;
   }
   const size_t nb = w.cols / kBlock;
-  const size_t groups = packed_groups(w.cols);
+  const PackedLayout p(to, w.rows, w.cols);
   const bool q8 = to == WeightFormat::q8_0x16;
-  const size_t qs = q8 ? kGroupQs8 : kGroupQs4;
-  uint8_t* scales = dst + w.rows * groups * qs;
   std::memset(dst, 0, matrix_bytes(to, w.rows, w.cols));
   int32_t v[kBlock];
   for (size_t r = 0; r < w.rows; ++r) {
     const QuantRow src{w, r};
-    for (size_t b = 0; b < groups * kLanes; ++b) {
-      const size_t g = b / kLanes, k = b % kLanes;
-      uint8_t* q = dst + (r * groups + g) * qs;
-      const uint16_t d = b < nb ? src.scale(b) : 0;
-      std::memcpy(scales + ((r * groups + g) * kLanes + k) * 2, &d, 2);
-      if (b < nb) {
-        src.weights(b, v);
-      } else {
-        std::fill(v, v + kBlock, 0);
-      }
-      for (size_t i = 0; i < kBlock; ++i) {
-        if (q8) {
-          q[packed_q8_offset(k, i)] = static_cast<uint8_t>(v[i] + 128);
+    for (size_t g = 0; g < p.groups(); ++g) {
+      const size_t L = p.lanes(g);
+      uint8_t* q = dst + p.row_qs(r, g);
+      for (size_t k = 0; k < L; ++k) {
+        const size_t b = g * kLanes + k;
+        const uint16_t d = b < nb ? src.scale(b) : 0;
+        std::memcpy(dst + p.row_scales(r, g) + 2 * k, &d, 2);
+        if (b < nb) {
+          src.weights(b, v);
         } else {
-          const auto nib = static_cast<uint8_t>(v[i] + 8);
-          q[packed_q4_offset(k, i)] |= static_cast<uint8_t>((i % 8) < 4 ? nib : nib << 4);
+          std::fill(v, v + kBlock, 0);
+        }
+        for (size_t i = 0; i < kBlock; ++i) {
+          if (q8) {
+            q[packed_q8_offset(k, i, L)] = static_cast<uint8_t>(v[i] + 128);
+          } else {
+            const auto nib = static_cast<uint8_t>(v[i] + 8);
+            q[packed_q4_offset(k, i, L)] |= static_cast<uint8_t>((i % 8) < 4 ? nib : nib << 4);
+          }
         }
       }
     }

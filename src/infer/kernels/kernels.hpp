@@ -20,16 +20,22 @@ inline constexpr size_t kQ4_0Bytes = 18;  // fp16 d + 16 bytes of nibbles
 
 // f32 .. q4_0 are GGUF's layouts. q8_0x16 and q4_0x16 are the CPU backend's repacked forms
 // of the same numbers (pack_weights), interleaved so that one integer multiply-add
-// instruction works on 16 blocks at once and yields each block's sum in its own lane:
+// instruction works on 16 blocks at once and yields each block's sum in its own lane, and
+// so that a matrix-vector product reads the matrix as one sequential stream:
 //
-//   tensor = [rows][G][QS bytes] then [rows][G][16] fp16 scales, G = ceil(blocks/16)
-//   q8_0x16: QS = 512; byte s*64 + k*4 + i (s < 8, k < 16, i < 4) = element 4s+i of block
-//            16g+k, stored as w + 128 (uint8)
-//   q4_0x16: QS = 256; byte t*64 + k*4 + i (t < 4): low nibble = element 8t+i, high nibble
-//            = element 8t+4+i of block 16g+k (the GGUF nibble q, weight q - 8)
+//   - a row's blocks form groups of L = 16 lanes (block 16g + k is lane k: exactly the
+//     canonical lanes); a tail of 1..8 blocks forms one last group of L = 8 lanes, a tail of
+//     9..15 a group of 16; missing blocks are zero (scale 0, weight 0);
+//   - rows come in tiles of 4 (the last tile may have fewer, n); a tile stores its rows
+//     group by group: for each group, the n rows' quantized bytes, then their n x L fp16
+//     scales; tiles follow one another;
+//   - quantized bytes of one row's group: q8_0x16: byte s*4L + k*4 + i (s < 8, k < L,
+//     i < 4) is element 4s+i of lane k's block, stored as w + 128 (uint8); q4_0x16: byte
+//     t*4L + k*4 + i (t < 4) holds element 8t+i in its low nibble and 8t+4+i in its high
+//     nibble (the GGUF nibble q, weight q - 8).
 //
-// A row's missing blocks past the last 16 are zero (scale 0, weight 0). Groups of 16 blocks
-// are exactly the 16 canonical lanes: block 16g+k adds into lane k.
+// PackedLayout computes these offsets. With 16-lane groups and full tiles every group
+// starts on a 64-byte boundary.
 enum class WeightFormat : uint8_t { f32, f16, q8_0, q4_0, q8_0x16, q4_0x16 };
 
 // An activation row quantized for the integer dot: x_i ~ d * qs[i]. Unlike GGUF's Q8_0
@@ -38,6 +44,8 @@ struct ActBlock {
   float d;
   int8_t qs[kBlock];
 };
+
+inline constexpr size_t kPackTileRows = 4;
 
 // An activation row quantized for the packed formats: 16 blocks interleaved as the weights
 // (qs byte s*64 + k*4 + i = element 4s+i of block k), their scales and the sums of their
@@ -67,8 +75,49 @@ inline bool is_quantized(WeightFormat f) noexcept {
 inline bool is_packed(WeightFormat f) noexcept {
   return f == WeightFormat::q8_0x16 || f == WeightFormat::q4_0x16;
 }
-// Groups of 16 blocks per row of `cols` elements (packed layouts).
+// Activation groups (ActGroup) per row of `cols` elements for the packed layouts.
 inline size_t packed_groups(size_t cols) noexcept { return (cols / kBlock + kLanes - 1) / kLanes; }
+
+// Offsets inside a packed matrix (see WeightFormat).
+struct PackedLayout {
+  size_t rows = 0;
+  size_t qs = 0;      // quantized bytes of one row's 16-lane group: 512 (q8_0x16) or 256
+  size_t full = 0;    // 16-lane groups per row
+  bool half = false;  // a last 8-lane group
+  size_t row_span = 0;  // bytes per row, scales included
+
+  PackedLayout(WeightFormat f, size_t rows_, size_t cols) noexcept
+      : rows(rows_), qs(f == WeightFormat::q8_0x16 ? kLanes * kBlock : kLanes * kBlock / 2) {
+    const size_t nb = cols / kBlock;
+    const size_t tail = nb % kLanes;
+    full = nb / kLanes + (tail > kLanes / 2 ? 1 : 0);
+    half = tail != 0 && tail <= kLanes / 2;
+    row_span = full * (qs + 2 * kLanes) + (half ? qs / 2 + kLanes : 0);
+  }
+  size_t groups() const noexcept { return full + (half ? 1 : 0); }
+  size_t lanes(size_t g) const noexcept { return g < full ? kLanes : kLanes / 2; }
+  size_t tile_rows(size_t tile) const noexcept {
+    return rows - tile * kPackTileRows < kPackTileRows ? rows - tile * kPackTileRows : kPackTileRows;
+  }
+  // From the matrix start to tile `tile`.
+  size_t tile_offset(size_t tile) const noexcept { return tile * kPackTileRows * row_span; }
+  // Within a tile of n rows: row j's quantized bytes and scales of group g.
+  size_t qs_offset(size_t n, size_t j, size_t g) const noexcept {
+    return g * n * (qs + 2 * kLanes) + j * qs * lanes(g) / kLanes;
+  }
+  size_t scale_offset(size_t n, size_t j, size_t g) const noexcept {
+    return g * n * (qs + 2 * kLanes) + n * qs * lanes(g) / kLanes + j * 2 * lanes(g);
+  }
+  // Row r's quantized bytes and scales of group g from the matrix start.
+  size_t row_qs(size_t r, size_t g) const noexcept {
+    const size_t t = r / kPackTileRows;
+    return tile_offset(t) + qs_offset(tile_rows(t), r % kPackTileRows, g);
+  }
+  size_t row_scales(size_t r, size_t g) const noexcept {
+    const size_t t = r / kPackTileRows;
+    return tile_offset(t) + scale_offset(tile_rows(t), r % kPackTileRows, g);
+  }
+};
 // The packed form of a GGUF format (itself for f32 / f16 and packed ones).
 WeightFormat packed_format(WeightFormat f) noexcept;
 // Bytes of `w` in format `to` (its own format or packed_format of it).

@@ -93,19 +93,77 @@ HWY_INLINE float DotF16(const uint8_t* HWY_RESTRICT w, const float* HWY_RESTRICT
 }
 
 // Packed quantized kernels (q8_0x16 / q4_0x16, kernels.hpp). One integer multiply-add over
-// a 64-byte step covers 4 bytes of each of 16 blocks, so after the 8 steps of a group each
-// 32-bit lane holds its block's exact sum: no horizontal reduction. The float part then adds
-// (d_w * d_x) * float(isum) into lane k for block 16g + k, the canonical order.
+// a step of a row's group covers 4 bytes of each of its 16 (or 8) blocks, so after the 8
+// steps each 32-bit lane holds its block's exact sum: no horizontal reduction. The float part
+// then adds (d_w * d_x) * float(isum) into lane k for block 16g + k, the canonical order.
 #undef DGRID_PACKED_X86
 #undef DGRID_ISA_ATTR
-#if HWY_TARGET == HWY_AVX3_DL
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
 #define DGRID_PACKED_X86 1
-// Highway's AVX3_DL target string names the VEX "avxvnni"; the EVEX form needs this.
-#define DGRID_ISA_ATTR __attribute__((target("avx512vnni")))
+#if HWY_TARGET == HWY_AVX3_DL
+// Highway's AVX3_DL target string names the VEX "avxvnni" (absent on Zen 4, for one);
+// the EVEX forms need avx512vnni, and no avxvnni so that 256-bit ones stay EVEX.
+#define DGRID_ISA_ATTR __attribute__((target("avx512vnni,no-avxvnni")))
+#else
+#define DGRID_ISA_ATTR
+#endif
 
-// 512-bit vectors with VNNI: vpdpbusd multiplies unsigned by signed bytes, so q8_0x16 keeps
-// w + 128 and the kernel subtracts 128 * sum(x) (q4_0x16: nibble q, subtract 8 * sum(x)).
-struct Isa {
+// 256-bit vectors (8 lanes). With VNNI, vpdpbusd multiplies unsigned by signed bytes: the
+// q8_0x16 bytes (w + 128) directly, then the kernel subtracts 128 * sum(x). Without it,
+// maddubs + madd: q8_0x16 signed again (|w| times x with w's sign, which cannot saturate).
+// q4_0x16 nibbles are unsigned either way (then minus 8 * sum(x)).
+template <bool kVnni>
+struct V256 {
+  using VI = __m256i;
+  using VF = __m256;
+  static constexpr size_t kBytes = 32;
+  static constexpr bool kQ8Offset = kVnni;
+  DGRID_ISA_ATTR static VI Load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  DGRID_ISA_ATTR static VI Zero() { return _mm256_setzero_si256(); }
+  DGRID_ISA_ATTR static VI Nibbles(VI raw, bool high) {
+    return _mm256_and_si256(high ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
+  }
+  struct Q8 {
+    VI w;    // VNNI: w + 128; otherwise signed w
+    VI abs;  // |w| (without VNNI)
+  };
+  DGRID_ISA_ATTR static Q8 PrepQ8(VI u) {
+    if constexpr (kVnni) {
+      return {u, u};
+    } else {
+      const VI w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
+      return {w, _mm256_sign_epi8(w, w)};
+    }
+  }
+  DGRID_ISA_ATTR static VI Pairs(VI p16) { return _mm256_madd_epi16(p16, _mm256_set1_epi16(1)); }
+  DGRID_ISA_ATTR static VI DotQ8(VI acc, const Q8& w, VI x) {
+#if HWY_TARGET == HWY_AVX3_DL
+    if constexpr (kVnni) return _mm256_dpbusd_epi32(acc, w.w, x);
+#endif
+    return _mm256_add_epi32(acc, Pairs(_mm256_maddubs_epi16(w.abs, _mm256_sign_epi8(x, w.w))));
+  }
+  DGRID_ISA_ATTR static VI DotU(VI acc, VI u, VI x) {
+#if HWY_TARGET == HWY_AVX3_DL
+    if constexpr (kVnni) return _mm256_dpbusd_epi32(acc, u, x);
+#endif
+    return _mm256_add_epi32(acc, Pairs(_mm256_maddubs_epi16(u, x)));
+  }
+  DGRID_ISA_ATTR static VI Sub(VI a, VI b) { return _mm256_sub_epi32(a, b); }
+  DGRID_ISA_ATTR static VI Shl(VI a, int n) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(n)); }
+  DGRID_ISA_ATTR static VF LoadF(const float* p) { return _mm256_loadu_ps(p); }
+  DGRID_ISA_ATTR static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
+  DGRID_ISA_ATTR static VF Half(const uint8_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  DGRID_ISA_ATTR static VF Contribution(VF dw, VF dx, VI isum) {
+    return _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(isum));
+  }
+  DGRID_ISA_ATTR static VF AddF(VF a, VF b) { return _mm256_add_ps(a, b); }
+};
+
+#if HWY_TARGET == HWY_AVX3_DL
+// 512-bit vectors with VNNI: a whole 16-lane group per instruction.
+struct V512 {
   using VI = __m512i;
   using VF = __m512;
   static constexpr size_t kBytes = 64;
@@ -133,152 +191,137 @@ struct Isa {
   }
   DGRID_ISA_ATTR static VF AddF(VF a, VF b) { return _mm512_add_ps(a, b); }
 };
-#elif HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
-#define DGRID_PACKED_X86 1
-#define DGRID_ISA_ATTR
-
-// 256-bit vectors (each 64-byte step in two halves): maddubs + madd. q8_0x16 is multiplied
-// signed (|w| times x with w's sign, which cannot saturate); q4_0x16 as unsigned nibbles.
-struct Isa {
-  using VI = __m256i;
-  using VF = __m256;
-  static constexpr size_t kBytes = 32;
-  static constexpr bool kQ8Offset = false;
-  static VI Load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-  static VI Zero() { return _mm256_setzero_si256(); }
-  static VI Nibbles(VI raw, bool high) {
-    return _mm256_and_si256(high ? _mm256_srli_epi16(raw, 4) : raw, _mm256_set1_epi8(0x0F));
-  }
-  struct Q8 {
-    VI w;    // signed weights
-    VI abs;  // |w|
-  };
-  static Q8 PrepQ8(VI u) {
-    const VI w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
-    return {w, _mm256_sign_epi8(w, w)};
-  }
-  static VI Pairs(VI p16) { return _mm256_madd_epi16(p16, _mm256_set1_epi16(1)); }
-  static VI DotQ8(VI acc, const Q8& w, VI x) {
-    return _mm256_add_epi32(acc, Pairs(_mm256_maddubs_epi16(w.abs, _mm256_sign_epi8(x, w.w))));
-  }
-  static VI DotU(VI acc, VI u, VI x) { return _mm256_add_epi32(acc, Pairs(_mm256_maddubs_epi16(u, x))); }
-  static VI Sub(VI a, VI b) { return _mm256_sub_epi32(a, b); }
-  static VI Shl(VI a, int n) { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(n)); }
-  static VF LoadF(const float* p) { return _mm256_loadu_ps(p); }
-  static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
-  static VF Half(const uint8_t* p) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static VF Contribution(VF dw, VF dx, VI isum) {
-    return _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(isum));
-  }
-  static VF AddF(VF a, VF b) { return _mm256_add_ps(a, b); }
-};
+using VFull = V512;           // a 16-lane group in one part
+using VHalf = V256<true>;     // an 8-lane group
+#else
+using VFull = V256<false>;    // a 16-lane group in two parts
+using VHalf = V256<false>;
 #endif
 
-#ifndef DGRID_ISA_ATTR
-#define DGRID_ISA_ATTR
-#endif
-
-#ifdef DGRID_PACKED_X86
-inline constexpr size_t kGroupScaleBytes = kLanes * 2;
-
-// R rows x C tokens of a packed matrix. qs / sc: row 0's quantized bytes and scales (rows
-// `groups` groups apart); x: token 0's groups (tokens `groups` apart); y[c * y_stride + r].
-template <bool kQ4, size_t R, size_t C>
-DGRID_ISA_ATTR HWY_NOINLINE void PackedTile(const uint8_t* HWY_RESTRICT qs,
-                                            const uint8_t* HWY_RESTRICT sc, size_t groups,
-                                            const ActGroup* HWY_RESTRICT x, float* y,
-                                            size_t y_stride) {
-  using VI = Isa::VI;
-  constexpr size_t kQs = kQ4 ? kLanes * kBlock / 2 : kLanes * kBlock;
-  constexpr size_t kW = Isa::kBytes;
-  constexpr size_t kL = kW / 4;  // lanes per vector
-  const size_t row_qs = groups * kQs, row_sc = groups * kGroupScaleBytes;
-  alignas(64) float lanes[R][C][kLanes] = {};
-  for (size_t g = 0; g < groups; ++g) {
-    for (size_t h = 0; h < 64 / kW; ++h) {
-      VI acc[R][C];
-      for (size_t r = 0; r < R; ++r)
-        for (size_t c = 0; c < C; ++c) acc[r][c] = Isa::Zero();
-      if constexpr (kQ4) {
-        for (size_t t = 0; t < 4; ++t) {
-          VI xlo[C], xhi[C];
-          for (size_t c = 0; c < C; ++c) {
-            const int8_t* xq = x[c * groups + g].qs + 128 * t + kW * h;
-            xlo[c] = Isa::Load(xq);
-            xhi[c] = Isa::Load(xq + 64);
-          }
-          for (size_t r = 0; r < R; ++r) {
-            const VI raw = Isa::Load(qs + r * row_qs + g * kQs + 64 * t + kW * h);
-            const VI lo = Isa::Nibbles(raw, false), hi = Isa::Nibbles(raw, true);
-            for (size_t c = 0; c < C; ++c) acc[r][c] = Isa::DotU(Isa::DotU(acc[r][c], lo, xlo[c]), hi, xhi[c]);
-          }
-        }
-      } else {
-        for (size_t s = 0; s < 8; ++s) {
-          VI xv[C];
-          for (size_t c = 0; c < C; ++c) xv[c] = Isa::Load(x[c * groups + g].qs + 64 * s + kW * h);
-          for (size_t r = 0; r < R; ++r) {
-            const auto w = Isa::PrepQ8(Isa::Load(qs + r * row_qs + g * kQs + 64 * s + kW * h));
-            for (size_t c = 0; c < C; ++c) acc[r][c] = Isa::DotQ8(acc[r][c], w, xv[c]);
-          }
-        }
-      }
-      // isum = acc - offset * sum(x) where the weights were multiplied with an offset.
-      constexpr bool kOffset = kQ4 || Isa::kQ8Offset;
+// Lanes [part, part + V::kBytes / 4) of one group of R rows x C tokens: wq[r] / sc[r] point
+// at row r's quantized bytes / scales for these lanes, steps `wstep` bytes apart; lanes
+// [r][c] receive the contributions.
+template <class V, bool kQ4, size_t R, size_t C>
+DGRID_ISA_ATTR HWY_INLINE void GroupPass(const uint8_t* const (&wq)[R], size_t wstep,
+                                         const uint8_t* const (&sc)[R], const ActGroup* const (&xg)[C],
+                                         size_t part, float (&lanes)[R][C][kLanes]) {
+  using VI = typename V::VI;
+  const size_t xo = 4 * part;  // the x bytes of these lanes inside each 64-byte step
+  VI acc[R][C];
+  for (size_t r = 0; r < R; ++r)
+    for (size_t c = 0; c < C; ++c) acc[r][c] = V::Zero();
+  if constexpr (kQ4) {
+    for (size_t t = 0; t < 4; ++t) {
+      VI xlo[C], xhi[C];
       for (size_t c = 0; c < C; ++c) {
-        const ActGroup& xg = x[c * groups + g];
-        const Isa::VF dx = Isa::LoadF(xg.d + kL * h);
-        VI corr = Isa::Zero();
-        if constexpr (kOffset) corr = Isa::Shl(Isa::Load(xg.sum + kL * h), kQ4 ? 3 : 7);
-        for (size_t r = 0; r < R; ++r) {
-          const Isa::VF dw = Isa::Half(sc + r * row_sc + g * kGroupScaleBytes + 2 * kL * h);
-          float* ln = lanes[r][c] + kL * h;
-          Isa::StoreF(ln, Isa::AddF(Isa::LoadF(ln), Isa::Contribution(dw, dx, Isa::Sub(acc[r][c], corr))));
-        }
+        xlo[c] = V::Load(xg[c]->qs + 128 * t + xo);
+        xhi[c] = V::Load(xg[c]->qs + 128 * t + 64 + xo);
+      }
+      for (size_t r = 0; r < R; ++r) {
+        const VI raw = V::Load(wq[r] + t * wstep);
+        const VI lo = V::Nibbles(raw, false), hi = V::Nibbles(raw, true);
+        for (size_t c = 0; c < C; ++c) acc[r][c] = V::DotU(V::DotU(acc[r][c], lo, xlo[c]), hi, xhi[c]);
+      }
+    }
+  } else {
+    for (size_t s = 0; s < 8; ++s) {
+      VI xv[C];
+      for (size_t c = 0; c < C; ++c) xv[c] = V::Load(xg[c]->qs + 64 * s + xo);
+      for (size_t r = 0; r < R; ++r) {
+        const auto w = V::PrepQ8(V::Load(wq[r] + s * wstep));
+        for (size_t c = 0; c < C; ++c) acc[r][c] = V::DotQ8(acc[r][c], w, xv[c]);
       }
     }
   }
+  // isum = acc - offset * sum(x) where the weights were multiplied with an offset.
+  for (size_t c = 0; c < C; ++c) {
+    const typename V::VF dx = V::LoadF(xg[c]->d + part);
+    VI corr = V::Zero();
+    if constexpr (kQ4 || V::kQ8Offset) corr = V::Shl(V::Load(xg[c]->sum + part), kQ4 ? 3 : 7);
+    for (size_t r = 0; r < R; ++r) {
+      float* ln = lanes[r][c] + part;
+      V::StoreF(ln, V::AddF(V::LoadF(ln), V::Contribution(V::Half(sc[r]), dx, V::Sub(acc[r][c], corr))));
+    }
+  }
+}
+
+// R rows (j0 .. j0 + R - 1 of a tile of n rows starting at `tile`) x C tokens (x: token 0's
+// groups, tokens `x_groups` apart); y[c * y_stride + r].
+template <bool kQ4, size_t R, size_t C>
+DGRID_ISA_ATTR HWY_NOINLINE void PackedTile(const PackedLayout& p, const uint8_t* HWY_RESTRICT tile, size_t n,
+                                            size_t j0, const ActGroup* HWY_RESTRICT x, size_t x_groups, float* y,
+                                            size_t y_stride) {
+  constexpr size_t kScale = 2 * kLanes;  // scale bytes of one row's 16-lane group
+  alignas(64) float lanes[R][C][kLanes] = {};
+  const size_t gstride = n * (p.qs + kScale);
+  for (size_t g = 0; g < p.groups(); ++g) {
+    const uint8_t* wq[R];
+    const uint8_t* sc[R];
+    for (size_t r = 0; r < R; ++r) {
+      wq[r] = tile + p.qs_offset(n, j0 + r, g);
+      sc[r] = tile + p.scale_offset(n, j0 + r, g);
+    }
+    const ActGroup* xg[C];
+    for (size_t c = 0; c < C; ++c) xg[c] = x + c * x_groups + g;
+    if (g < p.full) {
+      constexpr size_t kPart = VFull::kBytes / 4;
+      for (size_t part = 0; part < kLanes; part += kPart) {
+        const uint8_t* wqp[R];
+        const uint8_t* scp[R];
+        for (size_t r = 0; r < R; ++r) {
+          wqp[r] = wq[r] + 4 * part;
+          scp[r] = sc[r] + 2 * part;
+        }
+        GroupPass<VFull, kQ4, R, C>(wqp, 64, scp, xg, part, lanes);
+      }
+    } else {
+      GroupPass<VHalf, kQ4, R, C>(wq, 32, sc, xg, 0, lanes);
+    }
+  }
+  (void)gstride;
   for (size_t r = 0; r < R; ++r)
     for (size_t c = 0; c < C; ++c) y[c * y_stride + r] = lane_tree(lanes[r][c]);
 }
 
 // Tokens per chunk: the chunk's activations stay in L2 while the row tiles pass over them.
 inline constexpr size_t kTokenChunk = 64;
-inline constexpr size_t kTileRows = 4;
 inline constexpr size_t kTileTokens = 2;
 
 template <bool kQ4>
 DGRID_ISA_ATTR void MatmulPacked(const WeightView& w, const ActGroup* x, size_t n_tokens, float* y,
                                  size_t y_stride, size_t row_begin, size_t row_end) {
-  constexpr size_t kQs = kQ4 ? kLanes * kBlock / 2 : kLanes * kBlock;
-  const size_t groups = packed_groups(w.cols);
-  const uint8_t* scales = w.data + w.rows * groups * kQs;
-  auto rows = [&](size_t r) { return w.data + r * groups * kQs; };
-  auto sc = [&](size_t r) { return scales + r * groups * kGroupScaleBytes; };
+  const PackedLayout p(w.format, w.rows, w.cols);
+  const size_t xg = p.groups();
   for (size_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
     const size_t t1 = t0 + kTokenChunk < n_tokens ? t0 + kTokenChunk : n_tokens;
-    size_t r = row_begin;
-    for (; r + kTileRows <= row_end; r += kTileRows) {
-      size_t t = t0;
-      for (; t + kTileTokens <= t1; t += kTileTokens)
-        PackedTile<kQ4, kTileRows, kTileTokens>(rows(r), sc(r), groups, x + t * groups, y + t * y_stride + r,
-                                                y_stride);
-      for (; t < t1; ++t)
-        PackedTile<kQ4, kTileRows, 1>(rows(r), sc(r), groups, x + t * groups, y + t * y_stride + r, y_stride);
+    for (size_t r = row_begin; r < row_end;) {
+      const size_t tile = r / kPackTileRows, j = r % kPackTileRows, n = p.tile_rows(tile);
+      const uint8_t* base = w.data + p.tile_offset(tile);
+      if (j == 0 && n == kPackTileRows && r + kPackTileRows <= row_end) {
+        size_t t = t0;
+        for (; t + kTileTokens <= t1; t += kTileTokens)
+          PackedTile<kQ4, kPackTileRows, kTileTokens>(p, base, n, 0, x + t * xg, xg, y + t * y_stride + r, y_stride);
+        for (; t < t1; ++t)
+          PackedTile<kQ4, kPackTileRows, 1>(p, base, n, 0, x + t * xg, xg, y + t * y_stride + r, y_stride);
+        r += kPackTileRows;
+      } else {
+        for (size_t t = t0; t < t1; ++t)
+          PackedTile<kQ4, 1, 1>(p, base, n, j, x + t * xg, xg, y + t * y_stride + r, y_stride);
+        ++r;
+      }
     }
-    for (; r < row_end; ++r)
-      for (size_t t = t0; t < t1; ++t)
-        PackedTile<kQ4, 1, 1>(rows(r), sc(r), groups, x + t * groups, y + t * y_stride + r, y_stride);
   }
 }
 #endif  // DGRID_PACKED_X86
 
+#ifndef DGRID_ISA_ATTR
+#define DGRID_ISA_ATTR
+#endif
+
 // The target that actually runs (tests check that forcing a target took effect).
 int64_t RunningTarget() { return HWY_TARGET; }
 
-DGRID_ISA_ATTR void MatmulRows(const WeightView& w, const void* x, size_t n_tokens, float* y,
+void MatmulRows(const WeightView& w, const void* x, size_t n_tokens, float* y,
                                size_t y_stride, size_t row_begin, size_t row_end) {
 #ifdef DGRID_PACKED_X86
   if (w.format == WeightFormat::q8_0x16)
