@@ -191,20 +191,26 @@ struct V512 {
   }
   DGRID_ISA_ATTR static VF AddF(VF a, VF b) { return _mm512_add_ps(a, b); }
 };
-using VFull = V512;           // a 16-lane group in one part
-using VHalf = V256<true>;     // an 8-lane group
+using VFull = V512;        // a 16-lane group in one part
+using VHalf = V256<true>;  // an 8-lane group
+// Tokens per tile: 4 x 2 tiles keep 8 integer and 8 float accumulators in the 32 registers.
+inline constexpr size_t kTileTokens = 2;
 #else
-using VFull = V256<false>;    // a 16-lane group in two parts
+using VFull = V256<false>;  // a 16-lane group in two parts
 using VHalf = V256<false>;
+// 16 registers: 4 x 1 tiles (8 float and 4 integer accumulators).
+inline constexpr size_t kTileTokens = 1;
 #endif
+alignas(64) inline constexpr float kZeros[kLanes] = {};
 
 // Lanes [part, part + V::kBytes / 4) of one group of R rows x C tokens: wq[r] / sc[r] point
-// at row r's quantized bytes / scales for these lanes, steps `wstep` bytes apart; lanes
-// [r][c] receive the contributions.
+// at row r's quantized bytes / scales for these lanes, steps `wstep` bytes apart; facc[r][c]
+// (those lanes of the canonical accumulators, kept in registers: a 512-bit store followed
+// by a load of it stalls on some CPUs) receive the contributions.
 template <class V, bool kQ4, size_t R, size_t C>
 DGRID_ISA_ATTR HWY_INLINE void GroupPass(const uint8_t* const (&wq)[R], size_t wstep,
                                          const uint8_t* const (&sc)[R], const ActGroup* const (&xg)[C],
-                                         size_t part, float (&lanes)[R][C][kLanes]) {
+                                         size_t part, typename V::VF (&facc)[R][C]) {
   using VI = typename V::VI;
   const size_t xo = 4 * part;  // the x bytes of these lanes inside each 64-byte step
   VI acc[R][C];
@@ -238,10 +244,8 @@ DGRID_ISA_ATTR HWY_INLINE void GroupPass(const uint8_t* const (&wq)[R], size_t w
     const typename V::VF dx = V::LoadF(xg[c]->d + part);
     VI corr = V::Zero();
     if constexpr (kQ4 || V::kQ8Offset) corr = V::Shl(V::Load(xg[c]->sum + part), kQ4 ? 3 : 7);
-    for (size_t r = 0; r < R; ++r) {
-      float* ln = lanes[r][c] + part;
-      V::StoreF(ln, V::AddF(V::LoadF(ln), V::Contribution(V::Half(sc[r]), dx, V::Sub(acc[r][c], corr))));
-    }
+    for (size_t r = 0; r < R; ++r)
+      facc[r][c] = V::AddF(facc[r][c], V::Contribution(V::Half(sc[r]), dx, V::Sub(acc[r][c], corr)));
   }
 }
 
@@ -252,40 +256,59 @@ DGRID_ISA_ATTR HWY_NOINLINE void PackedTile(const PackedLayout& p, const uint8_t
                                             size_t j0, const ActGroup* HWY_RESTRICT x, size_t x_groups, float* y,
                                             size_t y_stride) {
   constexpr size_t kScale = 2 * kLanes;  // scale bytes of one row's 16-lane group
-  alignas(64) float lanes[R][C][kLanes] = {};
+  constexpr size_t kPart = VFull::kBytes / 4;
+  constexpr size_t kParts = kLanes / kPart;
   const size_t gstride = n * (p.qs + kScale);
-  for (size_t g = 0; g < p.groups(); ++g) {
-    const uint8_t* wq[R];
-    const uint8_t* sc[R];
-    for (size_t r = 0; r < R; ++r) {
-      wq[r] = tile + p.qs_offset(n, j0 + r, g);
-      sc[r] = tile + p.scale_offset(n, j0 + r, g);
-    }
-    const ActGroup* xg[C];
-    for (size_t c = 0; c < C; ++c) xg[c] = x + c * x_groups + g;
-    if (g < p.full) {
-      constexpr size_t kPart = VFull::kBytes / 4;
-      for (size_t part = 0; part < kLanes; part += kPart) {
-        const uint8_t* wqp[R];
-        const uint8_t* scp[R];
-        for (size_t r = 0; r < R; ++r) {
-          wqp[r] = wq[r] + 4 * part;
-          scp[r] = sc[r] + 2 * part;
-        }
-        GroupPass<VFull, kQ4, R, C>(wqp, 64, scp, xg, part, lanes);
-      }
-    } else {
-      GroupPass<VHalf, kQ4, R, C>(wq, 32, sc, xg, 0, lanes);
-    }
+  typename VFull::VF facc[kParts][R][C];
+  for (size_t h = 0; h < kParts; ++h)
+    for (size_t r = 0; r < R; ++r)
+      for (size_t c = 0; c < C; ++c) facc[h][r][c] = VFull::LoadF(kZeros);
+  const uint8_t* wq[R];
+  const uint8_t* sc[R];
+  for (size_t r = 0; r < R; ++r) {
+    wq[r] = tile + (j0 + r) * p.qs;
+    sc[r] = tile + n * p.qs + (j0 + r) * kScale;
   }
-  (void)gstride;
+  const ActGroup* xg[C];
+  for (size_t c = 0; c < C; ++c) xg[c] = x + c * x_groups;
+  for (size_t g = 0; g < p.full; ++g) {
+    for (size_t h = 0; h < kParts; ++h) {
+      const uint8_t* wqp[R];
+      const uint8_t* scp[R];
+      for (size_t r = 0; r < R; ++r) {
+        wqp[r] = wq[r] + 4 * kPart * h;
+        scp[r] = sc[r] + 2 * kPart * h;
+      }
+      GroupPass<VFull, kQ4, R, C>(wqp, 64, scp, xg, kPart * h, facc[h]);
+    }
+    for (size_t r = 0; r < R; ++r) {
+      wq[r] += gstride;
+      sc[r] += gstride;
+    }
+    for (size_t c = 0; c < C; ++c) ++xg[c];
+  }
+  alignas(64) float lanes[R][C][kLanes];
+  for (size_t h = 0; h < kParts; ++h)
+    for (size_t r = 0; r < R; ++r)
+      for (size_t c = 0; c < C; ++c) VFull::StoreF(lanes[r][c] + kPart * h, facc[h][r][c]);
+  if (p.half) {
+    // The last group (8 lanes): its contributions come last in lanes 0..7, as canonical.
+    typename VHalf::VF hacc[R][C];
+    for (size_t r = 0; r < R; ++r) {
+      wq[r] = tile + p.qs_offset(n, j0 + r, p.full);
+      sc[r] = tile + p.scale_offset(n, j0 + r, p.full);
+      for (size_t c = 0; c < C; ++c) hacc[r][c] = VHalf::LoadF(lanes[r][c]);
+    }
+    GroupPass<VHalf, kQ4, R, C>(wq, 32, sc, xg, 0, hacc);
+    for (size_t r = 0; r < R; ++r)
+      for (size_t c = 0; c < C; ++c) VHalf::StoreF(lanes[r][c], hacc[r][c]);
+  }
   for (size_t r = 0; r < R; ++r)
     for (size_t c = 0; c < C; ++c) y[c * y_stride + r] = lane_tree(lanes[r][c]);
 }
 
 // Tokens per chunk: the chunk's activations stay in L2 while the row tiles pass over them.
 inline constexpr size_t kTokenChunk = 64;
-inline constexpr size_t kTileTokens = 2;
 
 template <bool kQ4>
 DGRID_ISA_ATTR void MatmulPacked(const WeightView& w, const ActGroup* x, size_t n_tokens, float* y,
@@ -299,8 +322,10 @@ DGRID_ISA_ATTR void MatmulPacked(const WeightView& w, const ActGroup* x, size_t 
       const uint8_t* base = w.data + p.tile_offset(tile);
       if (j == 0 && n == kPackTileRows && r + kPackTileRows <= row_end) {
         size_t t = t0;
-        for (; t + kTileTokens <= t1; t += kTileTokens)
-          PackedTile<kQ4, kPackTileRows, kTileTokens>(p, base, n, 0, x + t * xg, xg, y + t * y_stride + r, y_stride);
+        if constexpr (kTileTokens > 1)
+          for (; t + kTileTokens <= t1; t += kTileTokens)
+            PackedTile<kQ4, kPackTileRows, kTileTokens>(p, base, n, 0, x + t * xg, xg, y + t * y_stride + r,
+                                                        y_stride);
         for (; t < t1; ++t)
           PackedTile<kQ4, kPackTileRows, 1>(p, base, n, 0, x + t * xg, xg, y + t * y_stride + r, y_stride);
         r += kPackTileRows;
