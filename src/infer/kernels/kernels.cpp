@@ -15,11 +15,11 @@ uint16_t load_u16(const uint8_t* p) noexcept {
   return static_cast<uint16_t>(p[0] | (p[1] << 8));  // GGUF is little-endian
 }
 
-// Byte offset inside one row's packed group of L lanes of element i of lane k (q8_0x16,
-// and the activation with L = 16), or of the byte whose low (i % 8 < 4) or high nibble
-// holds it (q4_0x16).
-size_t packed_q8_offset(size_t k, size_t i, size_t L = kLanes) noexcept { return (i / 4) * 4 * L + k * 4 + i % 4; }
-size_t packed_q4_offset(size_t k, size_t i, size_t L) noexcept { return (i / 8) * 4 * L + k * 4 + i % 4; }
+// Byte offset from a row's step 0 in a packed group, steps `stride` bytes apart, of element
+// i of lane k (q8_0x16, and the activation with stride 64), or of the byte whose low
+// (i % 8 < 4) or high nibble holds it (q4_0x16).
+size_t packed_q8_offset(size_t k, size_t i, size_t stride = 64) noexcept { return (i / 4) * stride + k * 4 + i % 4; }
+size_t packed_q4_offset(size_t k, size_t i, size_t stride) noexcept { return (i / 8) * stride + k * 4 + i % 4; }
 
 // Scale bits and weights of block b of row r, whatever the quantized layout.
 struct QuantRow {
@@ -56,16 +56,16 @@ struct QuantRow {
       case WeightFormat::q8_0x16: {
         const PackedLayout p(w.format, w.rows, w.cols);
         const uint8_t* q = w.data + p.row_qs(r, b / kLanes);
-        const size_t L = p.lanes(b / kLanes);
-        for (size_t i = 0; i < kBlock; ++i) out[i] = q[packed_q8_offset(b % kLanes, i, L)] - 128;
+        const size_t stride = p.row_step_stride(r, b / kLanes);
+        for (size_t i = 0; i < kBlock; ++i) out[i] = q[packed_q8_offset(b % kLanes, i, stride)] - 128;
         break;
       }
       case WeightFormat::q4_0x16: {
         const PackedLayout p(w.format, w.rows, w.cols);
         const uint8_t* q = w.data + p.row_qs(r, b / kLanes);
-        const size_t L = p.lanes(b / kLanes);
+        const size_t stride = p.row_step_stride(r, b / kLanes);
         for (size_t i = 0; i < kBlock; ++i) {
-          const uint8_t byte = q[packed_q4_offset(b % kLanes, i, L)];
+          const uint8_t byte = q[packed_q4_offset(b % kLanes, i, stride)];
           out[i] = ((i % 8) < 4 ? (byte & 0x0F) : (byte >> 4)) - 8;
         }
         break;
@@ -131,7 +131,7 @@ WeightView pack_weights(const WeightView& w, uint8_t* dst) noexcept {
   for (size_t r = 0; r < w.rows; ++r) {
     const QuantRow src{w, r};
     for (size_t g = 0; g < p.groups(); ++g) {
-      const size_t L = p.lanes(g);
+      const size_t L = p.lanes(g), stride = p.row_step_stride(r, g);
       uint8_t* q = dst + p.row_qs(r, g);
       for (size_t k = 0; k < L; ++k) {
         const size_t b = g * kLanes + k;
@@ -144,10 +144,10 @@ WeightView pack_weights(const WeightView& w, uint8_t* dst) noexcept {
         }
         for (size_t i = 0; i < kBlock; ++i) {
           if (q8) {
-            q[packed_q8_offset(k, i, L)] = static_cast<uint8_t>(v[i] + 128);
+            q[packed_q8_offset(k, i, stride)] = static_cast<uint8_t>(v[i] + 128);
           } else {
             const auto nib = static_cast<uint8_t>(v[i] + 8);
-            q[packed_q4_offset(k, i, L)] |= static_cast<uint8_t>((i % 8) < 4 ? nib : nib << 4);
+            q[packed_q4_offset(k, i, stride)] |= static_cast<uint8_t>((i % 8) < 4 ? nib : nib << 4);
           }
         }
       }

@@ -27,12 +27,13 @@ inline constexpr size_t kQ4_0Bytes = 18;  // fp16 d + 16 bytes of nibbles
 //     canonical lanes); a tail of 1..8 blocks forms one last group of L = 8 lanes, a tail of
 //     9..15 a group of 16; missing blocks are zero (scale 0, weight 0);
 //   - rows come in tiles of 4 (the last tile may have fewer, n); a tile stores its rows
-//     group by group: for each group, the n rows' quantized bytes, then their n x L fp16
-//     scales; tiles follow one another;
-//   - quantized bytes of one row's group: q8_0x16: byte s*4L + k*4 + i (s < 8, k < L,
-//     i < 4) is element 4s+i of lane k's block, stored as w + 128 (uint8); q4_0x16: byte
-//     t*4L + k*4 + i (t < 4) holds element 8t+i in its low nibble and 8t+4+i in its high
-//     nibble (the GGUF nibble q, weight q - 8).
+//     group by group: for each group, the n rows' quantized bytes step by step (step 0 of
+//     rows 0..n-1, then step 1, ...: the order a 4-row kernel reads them), then their n x L
+//     fp16 scales; tiles follow one another;
+//   - a step is 4L bytes of one row: q8_0x16 has 8 steps, byte k*4 + i of step s is element
+//     4s+i of lane k's block, stored as w + 128 (uint8); q4_0x16 has 4 steps, byte k*4 + i
+//     of step t holds element 8t+i in its low nibble and 8t+4+i in its high nibble (the
+//     GGUF nibble q, weight q - 8).
 //
 // PackedLayout computes these offsets. With 16-lane groups and full tiles every group
 // starts on a 64-byte boundary.
@@ -101,14 +102,21 @@ struct PackedLayout {
   }
   // From the matrix start to tile `tile`.
   size_t tile_offset(size_t tile) const noexcept { return tile * kPackTileRows * row_span; }
-  // Within a tile of n rows: row j's quantized bytes and scales of group g.
+  // Bytes of one row's step in group g, and between a row's consecutive steps in a tile
+  // of n rows.
+  size_t step_bytes(size_t g) const noexcept { return 4 * lanes(g); }
+  size_t step_stride(size_t n, size_t g) const noexcept { return n * step_bytes(g); }
+  // Within a tile of n rows: row j's step 0 and scales of group g.
   size_t qs_offset(size_t n, size_t j, size_t g) const noexcept {
-    return g * n * (qs + 2 * kLanes) + j * qs * lanes(g) / kLanes;
+    return g * n * (qs + 2 * kLanes) + j * step_bytes(g);
   }
   size_t scale_offset(size_t n, size_t j, size_t g) const noexcept {
     return g * n * (qs + 2 * kLanes) + n * qs * lanes(g) / kLanes + j * 2 * lanes(g);
   }
-  // Row r's quantized bytes and scales of group g from the matrix start.
+  // Row r's step 0 and scales of group g from the matrix start, and its step stride.
+  size_t row_step_stride(size_t r, size_t g) const noexcept {
+    return step_stride(tile_rows(r / kPackTileRows), g);
+  }
   size_t row_qs(size_t r, size_t g) const noexcept {
     const size_t t = r / kPackTileRows;
     return tile_offset(t) + qs_offset(tile_rows(t), r % kPackTileRows, g);

@@ -266,9 +266,10 @@ DGRID_ISA_ATTR HWY_NOINLINE void PackedTile(const PackedLayout& p, const uint8_t
   const uint8_t* wq[R];
   const uint8_t* sc[R];
   for (size_t r = 0; r < R; ++r) {
-    wq[r] = tile + (j0 + r) * p.qs;
-    sc[r] = tile + n * p.qs + (j0 + r) * kScale;
+    wq[r] = tile + p.qs_offset(n, j0 + r, 0);
+    sc[r] = tile + p.scale_offset(n, j0 + r, 0);
   }
+  const size_t wstep = p.step_stride(n, 0);
   const ActGroup* xg[C];
   for (size_t c = 0; c < C; ++c) xg[c] = x + c * x_groups;
   for (size_t g = 0; g < p.full; ++g) {
@@ -279,7 +280,7 @@ DGRID_ISA_ATTR HWY_NOINLINE void PackedTile(const PackedLayout& p, const uint8_t
         wqp[r] = wq[r] + 4 * kPart * h;
         scp[r] = sc[r] + 2 * kPart * h;
       }
-      GroupPass<VFull, kQ4, R, C>(wqp, 64, scp, xg, kPart * h, facc[h]);
+      GroupPass<VFull, kQ4, R, C>(wqp, wstep, scp, xg, kPart * h, facc[h]);
     }
     for (size_t r = 0; r < R; ++r) {
       wq[r] += gstride;
@@ -299,7 +300,7 @@ DGRID_ISA_ATTR HWY_NOINLINE void PackedTile(const PackedLayout& p, const uint8_t
       sc[r] = tile + p.scale_offset(n, j0 + r, p.full);
       for (size_t c = 0; c < C; ++c) hacc[r][c] = VHalf::LoadF(lanes[r][c]);
     }
-    GroupPass<VHalf, kQ4, R, C>(wq, 32, sc, xg, 0, hacc);
+    GroupPass<VHalf, kQ4, R, C>(wq, p.step_stride(n, p.full), sc, xg, 0, hacc);
     for (size_t r = 0; r < R; ++r)
       for (size_t c = 0; c < C; ++c) VHalf::StoreF(lanes[r][c], hacc[r][c]);
   }
