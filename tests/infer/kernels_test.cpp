@@ -2,7 +2,9 @@
 // target compiled in and supported by this CPU (docs/determinism.md).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <vector>
 
@@ -164,6 +166,62 @@ TEST_F(EveryTarget, MatmulRowsMatchReferenceForEveryFormat) {
               }
           }
         }
+      }
+    }
+  });
+}
+
+// Inputs that reach every branch of exp_f32, silu and the activation quantizer: NaN, both
+// infinities, huge and tiny magnitudes, exact halves after scaling, zeros of both signs.
+std::vector<float> edge_floats(std::mt19937& rng, size_t n) {
+  auto v = random_floats(rng, n, 8.0f);
+  const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 88.9f, 89.5f, -103.9f, -104.5f, -150.0f,
+                            1e-40f, -1e-40f, 2.5f, -2.5f, 126.5f, -126.5f, 0.5f, 1e30f, -1e30f};
+  for (size_t i = 0; i < n; i += 3) v[i] = specials[(i / 3) % std::size(specials)];
+  return v;
+}
+
+TEST_F(EveryTarget, ElementwiseAndQuantizeMatchReference) {
+  std::mt19937 rng(5);
+  for_each_target([&] {
+    for (size_t n : {0ul, 1ul, 7ul, 16ul, 33ul, 100ul, 1000ul}) {
+      auto g = edge_floats(rng, n);
+      auto u = random_floats(rng, n);
+      auto gr = g, gs = g;
+      reference_kernels().silu_mul(gr.data(), u.data(), n);
+      simd_kernels().silu_mul(gs.data(), u.data(), n);
+      EXPECT_EQ(std::memcmp(gr.data(), gs.data(), n * 4), 0) << "silu_mul n=" << n;
+    }
+    for (size_t cols : {32ul, 256ul, 544ul, 768ul, 5632ul}) {
+      // Rows of ordinary values, rows with NaN / inf in them, and rows whose blocks have
+      // amax 127 (scale 1) and exact halves elsewhere, which round away from zero.
+      for (int kind : {0, 1, 2}) {
+        auto x = kind == 1 ? edge_floats(rng, cols) : random_floats(rng, cols);
+        if (kind == 2)
+          for (size_t i = 0; i < cols; ++i)
+            x[i] = i % kBlock == 0 ? 127.0f : static_cast<float>(static_cast<int>(i % 250) - 125) + 0.5f;
+        std::vector<ActGroup> r(packed_groups(cols)), v(packed_groups(cols));
+        reference_kernels().quantize_packed(x.data(), cols, r.data());
+        simd_kernels().quantize_packed(x.data(), cols, v.data());
+        EXPECT_EQ(std::memcmp(r.data(), v.data(), r.size() * sizeof(ActGroup)), 0) << "quantize cols=" << cols;
+      }
+    }
+  });
+}
+
+TEST_F(EveryTarget, AttentionOfOneHeadMatchesReference) {
+  std::mt19937 rng(6);
+  for_each_target([&] {
+    for (size_t hd : {2ul, 12ul, 16ul, 24ul, 64ul, 100ul, 128ul}) {
+      for (size_t n_pos : {1ul, 5ul, 16ul, 17ul, 130ul}) {
+        const size_t stride = 3 * hd;  // other heads in between
+        auto q = random_floats(rng, hd, 4.0f);
+        auto k = random_floats(rng, n_pos * stride, 4.0f);
+        auto v = random_floats(rng, n_pos * stride);
+        std::vector<float> orf(hd), os(hd), sr(n_pos), ss(n_pos);
+        reference_kernels().attend_one(q.data(), k.data() + hd, v.data() + hd, stride, n_pos, hd, orf.data(), sr.data());
+        simd_kernels().attend_one(q.data(), k.data() + hd, v.data() + hd, stride, n_pos, hd, os.data(), ss.data());
+        EXPECT_TRUE(same_bits(orf, os)) << "hd " << hd << " positions " << n_pos;
       }
     }
   });

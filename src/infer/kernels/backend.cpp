@@ -35,7 +35,7 @@ class TableBackend final : public Backend {
     if (is_quantized(w.format)) {
       const size_t groups = (act_bytes(w.format, n_tokens, w.cols) + sizeof(ActGroup) - 1) / sizeof(ActGroup);
       if (act.size() < groups) act.resize(groups);
-      quantize_input(w.format, x, n_tokens, w.cols, act.data());
+      quantize_input(w.format, x, n_tokens, w.cols, act.data(), k_.quantize_packed);
       input = act.data();
     }
     const size_t threads = pool_ ? pool_->size() : 1;
@@ -95,7 +95,16 @@ class TableBackend final : public Backend {
   }
 
   void silu_mul(float* g, const float* u, size_t n) const override {
-    for (size_t i = 0; i < n; ++i) g[i] = math::silu_f32(g[i]) * u[i];
+    if (pool_ && pool_->size() > 1 && n >= kMinParallelWork) {
+      // Elementwise: any split gives the same bits.
+      const size_t chunks = pool_->size() * 2, per = (n + chunks - 1) / chunks;
+      pool_->run(chunks, [&](size_t c) {
+        const size_t b = std::min(n, c * per), e = std::min(n, b + per);
+        k_.silu_mul(g + b, u + b, e - b);
+      });
+    } else {
+      k_.silu_mul(g, u, n);
+    }
   }
 
   void add(float* x, const float* y, size_t n) const override {
@@ -103,32 +112,15 @@ class TableBackend final : public Backend {
   }
 
  private:
-  // One (token, head): scores in canonical dot order times 1/sqrt(head_dim), softmax with
-  // the engine's exp and the canonical sum, then the V rows accumulated in position order.
   void attend(const AttentionArgs& a, size_t t, size_t h) const {
     const size_t hd = a.head_dim;
     const size_t kv_stride = a.n_kv_heads * hd;
     const size_t g = h / (a.n_heads / a.n_kv_heads);
     const size_t n_pos = a.pos0 + t + 1;
-    const float* q = a.q + (t * a.n_heads + h) * hd;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     thread_local std::vector<float> scores;
     if (scores.size() < n_pos) scores.resize(n_pos);
-    float m = -INFINITY;
-    for (size_t j = 0; j < n_pos; ++j) {
-      const float s = k_.dot_f32(q, a.k_cache + j * kv_stride + g * hd, hd) * scale;
-      scores[j] = s;
-      if (s > m) m = s;
-    }
-    for (size_t j = 0; j < n_pos; ++j) scores[j] = math::exp_f32(scores[j] - m);
-    const float sum = k_.sum_f32(scores.data(), n_pos);
-    float* out = a.out + (t * a.n_heads + h) * hd;
-    std::fill(out, out + hd, 0.0f);
-    for (size_t j = 0; j < n_pos; ++j) {
-      const float p = scores[j] / sum;
-      const float* v = a.v_cache + j * kv_stride + g * hd;
-      for (size_t i = 0; i < hd; ++i) out[i] = out[i] + p * v[i];
-    }
+    k_.attend_one(a.q + (t * a.n_heads + h) * hd, a.k_cache + g * hd, a.v_cache + g * hd, kv_stride, n_pos, hd,
+                  a.out + (t * a.n_heads + h) * hd, scores.data());
   }
 
   const KernelTable& k_;

@@ -202,10 +202,12 @@ size_t act_bytes(WeightFormat f, size_t n_tokens, size_t cols) noexcept {
   return n_tokens * (cols / kBlock) * sizeof(ActBlock);
 }
 
-void quantize_input(WeightFormat f, const float* x, size_t n_tokens, size_t cols, void* out) noexcept {
+void quantize_input(WeightFormat f, const float* x, size_t n_tokens, size_t cols, void* out,
+                    void (*quantize_packed)(const float*, size_t, ActGroup*) noexcept) noexcept {
+  if (quantize_packed == nullptr) quantize_packed = quantize_act_packed;
   for (size_t t = 0; t < n_tokens; ++t) {
     if (is_packed(f))
-      quantize_act_packed(x + t * cols, cols, static_cast<ActGroup*>(out) + t * packed_groups(cols));
+      quantize_packed(x + t * cols, cols, static_cast<ActGroup*>(out) + t * packed_groups(cols));
     else
       quantize_act(x + t * cols, cols, static_cast<ActBlock*>(out) + t * (cols / kBlock));
   }

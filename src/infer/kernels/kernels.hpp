@@ -145,7 +145,10 @@ void quantize_act_packed(const float* x, size_t n, ActGroup* out) noexcept;
 // The matmul input for quantized weights of format f: ActBlock per 32 elements for GGUF
 // layouts, ActGroup per 512 for packed ones.
 size_t act_bytes(WeightFormat f, size_t n_tokens, size_t cols) noexcept;
-void quantize_input(WeightFormat f, const float* x, size_t n_tokens, size_t cols, void* out) noexcept;
+// `quantize_packed` does the packed layouts' quantization (a KernelTable's; nullptr: the
+// scalar quantize_act_packed).
+void quantize_input(WeightFormat f, const float* x, size_t n_tokens, size_t cols, void* out,
+                    void (*quantize_packed)(const float*, size_t, ActGroup*) noexcept = nullptr) noexcept;
 
 // The exact canonical dot of row r of a quantized weight (any layout) with the quantized
 // activation of token t in `x` (laid out for w.format). The scalar definition: the
@@ -169,6 +172,14 @@ struct KernelTable {
   // f32 [n_tokens][cols] for f32/f16 weights and quantize_input's layout for quantized ones.
   void (*matmul_rows)(const WeightView& w, const void* x, size_t n_tokens, float* y,
                       size_t y_stride, size_t row_begin, size_t row_end) noexcept;
+  // g[i] = silu_f32(g[i]) * u[i].
+  void (*silu_mul)(float* g, const float* u, size_t n) noexcept;
+  // quantize_act_packed.
+  void (*quantize_packed)(const float* x, size_t n, ActGroup* out) noexcept;
+  // One (token, head) of attention over positions [0, n_pos): q[hd]; K/V rows of this head
+  // kv_stride floats apart; out[hd]; scores: scratch of n_pos floats (docs/determinism.md).
+  void (*attend_one)(const float* q, const float* k, const float* v, size_t kv_stride, size_t n_pos,
+                     size_t hd, float* out, float* scores) noexcept;
 };
 
 const KernelTable& reference_kernels() noexcept;

@@ -17,10 +17,13 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 // Re-included per target:
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "infer/fp16.hpp"
 #include "infer/kernels/kernels.hpp"
+#include "infer/math.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace dgrid::infer::kernels {
@@ -344,6 +347,134 @@ DGRID_ISA_ATTR void MatmulPacked(const WeightView& w, const ActGroup* x, size_t 
 #define DGRID_ISA_ATTR
 #endif
 
+// ---- Elementwise and attention kernels: the scalar sequences of math.cpp and the reference
+// backend, lane by lane (every operation is an IEEE basic operation, so the bits match).
+
+using DI = hn::RebindToSigned<DF>;
+
+// exp_f32 (math.cpp) on a vector.
+HWY_INLINE VF ExpF32(DF d, VF x) {
+  const DI di;
+  const VF nan_in = x;
+  const auto is_nan = hn::Ne(x, x);
+  x = hn::IfThenElse(hn::Gt(x, hn::Set(d, 89.0f)), hn::Set(d, 89.0f), x);
+  x = hn::IfThenElse(hn::Lt(x, hn::Set(d, -104.0f)), hn::Set(d, -104.0f), x);
+  const VF t = hn::Mul(x, hn::Set(d, 1.44269504088896341f));
+  const VF big = hn::Set(d, 12582912.0f);
+  const VF n = hn::Sub(hn::Add(t, big), big);
+  VF r = hn::Sub(x, hn::Mul(n, hn::Set(d, 0.693359375f)));
+  r = hn::Sub(r, hn::Mul(n, hn::Set(d, -2.12194440e-4f)));
+  const VF z = hn::Mul(r, r);
+  VF p = hn::Set(d, 1.9875691500e-4f);
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, 1.3981999507e-3f));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, 8.3334519073e-3f));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, 4.1665795894e-2f));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, 1.6666665459e-1f));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, 5.0000001201e-1f));
+  VF y = hn::Add(hn::Mul(p, z), r);
+  y = hn::Add(y, hn::Set(d, 1.0f));
+  const auto ni = hn::ConvertTo(di, n);
+  // n1 = ni / 2 rounded toward zero (C++ division), n2 = ni - n1.
+  const auto negative = hn::BitCast(di, hn::ShiftRight<31>(hn::BitCast(hn::RebindToUnsigned<DF>(), ni)));
+  const auto n1 = hn::ShiftRight<1>(hn::Add(ni, negative));
+  const auto n2 = hn::Sub(ni, n1);
+  const auto bias = hn::Set(di, 127);
+  const VF p1 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(n1, bias)));
+  const VF p2 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(n2, bias)));
+  return hn::IfThenElse(is_nan, nan_in, hn::Mul(hn::Mul(y, p1), p2));
+}
+
+void SiluMul(float* HWY_RESTRICT g, const float* HWY_RESTRICT u, size_t n) {
+  const DF d;
+  constexpr size_t N = hn::MaxLanes(DF());
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const VF x = hn::LoadU(d, g + i);
+    const VF silu = hn::Div(x, hn::Add(hn::Set(d, 1.0f), ExpF32(d, hn::Neg(x))));
+    hn::StoreU(hn::Mul(silu, hn::LoadU(d, u + i)), d, g + i);
+  }
+  for (; i < n; ++i) g[i] = math::silu_f32(g[i]) * u[i];
+}
+
+// quantize_act_packed (kernels.cpp) with the block arithmetic in vectors.
+void QuantizePacked(const float* HWY_RESTRICT x, size_t n, ActGroup* HWY_RESTRICT out) {
+  const DF d;
+  const DI di;
+  constexpr size_t N = hn::MaxLanes(DF());
+  static_assert(kBlock % N == 0 || N > kBlock, "block of 32 in whole vectors");
+  if constexpr (N > kBlock) {
+    quantize_act_packed(x, n, out);
+    return;
+  } else {
+    const size_t nb = n / kBlock;
+    for (size_t g = 0; g < packed_groups(n); ++g) {
+      ActGroup& a = out[g];
+      std::memset(&a, 0, sizeof a);
+      for (size_t k = 0; k < kLanes && g * kLanes + k < nb; ++k) {
+        const float* xb = x + (g * kLanes + k) * kBlock;
+        // amax over the block; NaNs count as 0, as in the scalar loop's comparison.
+        VF vmax = hn::Zero(d);
+        for (size_t i = 0; i < kBlock; i += N) {
+          const VF v = hn::LoadU(d, xb + i);
+          vmax = hn::Max(vmax, hn::IfThenElseZero(hn::Eq(v, v), hn::Abs(v)));
+        }
+        const float amax = hn::GetLane(hn::MaxOfLanes(d, vmax));
+        const float dd = amax / 127.0f;
+        const float id = dd != 0.0f ? 1.0f / dd : 0.0f;
+        a.d[k] = dd;
+        alignas(64) int32_t q[kBlock];
+        auto vsum = hn::Zero(di);
+        for (size_t i = 0; i < kBlock; i += N) {
+          VF v = hn::Mul(hn::LoadU(d, xb + i), hn::Set(d, id));
+          v = hn::IfThenElse(hn::Ge(v, hn::Set(d, -127.0f)), v,
+                             hn::IfThenElseZero(hn::Eq(v, v), hn::Set(d, -127.0f)));
+          v = hn::IfThenElse(hn::Gt(v, hn::Set(d, 127.0f)), hn::Set(d, 127.0f), v);
+          // round_half_away: truncate, then step away from zero when |fraction| >= 0.5.
+          auto qi = hn::ConvertTo(di, v);
+          const VF frac = hn::Sub(v, hn::ConvertTo(d, qi));
+          qi = hn::Sub(qi, hn::VecFromMask(di, hn::RebindMask(di, hn::Ge(frac, hn::Set(d, 0.5f)))));
+          qi = hn::Add(qi, hn::VecFromMask(di, hn::RebindMask(di, hn::Le(frac, hn::Set(d, -0.5f)))));
+          vsum = hn::Add(vsum, qi);
+          hn::Store(qi, di, q + i);
+        }
+        a.sum[k] = hn::GetLane(hn::SumOfLanes(di, vsum));
+        for (size_t i = 0; i < kBlock; ++i) a.qs[(i / 4) * 64 + k * 4 + i % 4] = static_cast<int8_t>(q[i]);
+      }
+    }
+  }
+}
+
+// One (token, head) of attention in the reference's order (backend.hpp AttentionArgs):
+// scores as canonical dots times the scale, softmax with exp_f32 and the canonical sum,
+// then the V rows accumulated in position order, each output element independently.
+void AttendOne(const float* HWY_RESTRICT q, const float* HWY_RESTRICT k, const float* HWY_RESTRICT v,
+               size_t kv_stride, size_t n_pos, size_t hd, float* HWY_RESTRICT out, float* HWY_RESTRICT scores) {
+  const DF d;
+  constexpr size_t N = hn::MaxLanes(DF());
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  float m = -INFINITY;
+  for (size_t j = 0; j < n_pos; ++j) {
+    const float sc = DotF32Impl(q, k + j * kv_stride, hd) * scale;
+    scores[j] = sc;
+    if (sc > m) m = sc;
+  }
+  size_t j = 0;
+  for (; j + N <= n_pos; j += N)
+    hn::StoreU(ExpF32(d, hn::Sub(hn::LoadU(d, scores + j), hn::Set(d, m))), d, scores + j);
+  for (; j < n_pos; ++j) scores[j] = math::exp_f32(scores[j] - m);
+  const float sum = SumF32(scores, n_pos);
+  std::fill(out, out + hd, 0.0f);
+  for (j = 0; j < n_pos; ++j) {
+    const float pj = scores[j] / sum;
+    const float* vj = v + j * kv_stride;
+    const VF p = hn::Set(d, pj);
+    size_t i = 0;
+    for (; i + N <= hd; i += N)
+      hn::StoreU(hn::Add(hn::LoadU(d, out + i), hn::Mul(p, hn::LoadU(d, vj + i))), d, out + i);
+    for (; i < hd; ++i) out[i] = out[i] + pj * vj[i];
+  }
+}
+
 // The target that actually runs (tests check that forcing a target took effect).
 int64_t RunningTarget() { return HWY_TARGET; }
 
@@ -387,6 +518,9 @@ namespace dgrid::infer::kernels {
 
 HWY_EXPORT(DotF32);
 HWY_EXPORT(SumF32);
+HWY_EXPORT(SiluMul);
+HWY_EXPORT(QuantizePacked);
+HWY_EXPORT(AttendOne);
 HWY_EXPORT(MatmulRows);
 HWY_EXPORT(RunningTarget);
 
@@ -401,7 +535,17 @@ void simd_matmul_rows(const WeightView& w, const void* x, size_t n_tokens, float
   HWY_DYNAMIC_DISPATCH(MatmulRows)(w, x, n_tokens, y, y_stride, row_begin, row_end);
 }
 
-constexpr KernelTable kSimd{"simd", simd_dot_f32, simd_sum_f32, simd_matmul_rows};
+void simd_silu_mul(float* g, const float* u, size_t n) noexcept { HWY_DYNAMIC_DISPATCH(SiluMul)(g, u, n); }
+void simd_quantize_packed(const float* x, size_t n, ActGroup* out) noexcept {
+  HWY_DYNAMIC_DISPATCH(QuantizePacked)(x, n, out);
+}
+void simd_attend_one(const float* q, const float* k, const float* v, size_t kv_stride, size_t n_pos, size_t hd,
+                     float* out, float* scores) noexcept {
+  HWY_DYNAMIC_DISPATCH(AttendOne)(q, k, v, kv_stride, n_pos, hd, out, scores);
+}
+
+constexpr KernelTable kSimd{"simd",          simd_dot_f32,         simd_sum_f32,   simd_matmul_rows,
+                            simd_silu_mul,   simd_quantize_packed, simd_attend_one};
 
 }  // namespace
 

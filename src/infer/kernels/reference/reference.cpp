@@ -1,9 +1,12 @@
 // The scalar reference kernels: plain loops that spell out the canonical order of
 // docs/determinism.md. They define the bits every other backend must reproduce.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "infer/fp16.hpp"
 #include "infer/kernels/kernels.hpp"
+#include "infer/math.hpp"
 
 namespace dgrid::infer::kernels {
 
@@ -66,7 +69,33 @@ void ref_matmul_rows(const WeightView& w, const void* x, size_t n_tokens, float*
   }
 }
 
-constexpr KernelTable kReference{"reference", ref_dot_f32, ref_sum_f32, ref_matmul_rows};
+void ref_silu_mul(float* g, const float* u, size_t n) noexcept {
+  for (size_t i = 0; i < n; ++i) g[i] = math::silu_f32(g[i]) * u[i];
+}
+
+// Scores in canonical dot order times 1/sqrt(head_dim), softmax with the engine's exp and
+// the canonical sum, then the V rows accumulated in position order.
+void ref_attend_one(const float* q, const float* k, const float* v, size_t kv_stride, size_t n_pos, size_t hd,
+                    float* out, float* scores) noexcept {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));  // sqrt is correctly rounded
+  float m = -INFINITY;
+  for (size_t j = 0; j < n_pos; ++j) {
+    const float s = ref_dot_f32(q, k + j * kv_stride, hd) * scale;
+    scores[j] = s;
+    if (s > m) m = s;
+  }
+  for (size_t j = 0; j < n_pos; ++j) scores[j] = math::exp_f32(scores[j] - m);
+  const float sum = ref_sum_f32(scores, n_pos);
+  std::fill(out, out + hd, 0.0f);
+  for (size_t j = 0; j < n_pos; ++j) {
+    const float p = scores[j] / sum;
+    const float* vj = v + j * kv_stride;
+    for (size_t i = 0; i < hd; ++i) out[i] = out[i] + p * vj[i];
+  }
+}
+
+constexpr KernelTable kReference{"reference",  ref_dot_f32,         ref_sum_f32,   ref_matmul_rows,
+                                 ref_silu_mul, quantize_act_packed, ref_attend_one};
 
 }  // namespace
 
