@@ -127,28 +127,31 @@ WeightView pack_weights(const WeightView& w, uint8_t* dst) noexcept {
   const PackedLayout p(to, w.rows, w.cols);
   const bool q8 = to == WeightFormat::q8_0x16;
   std::memset(dst, 0, matrix_bytes(to, w.rows, w.cols));
-  int32_t v[kBlock];
+  const size_t src_bytes = q8 ? kQ8_0Bytes : kQ4_0Bytes;
+  const size_t src_row = row_bytes(w.format, w.cols);
+  uint8_t e[kBlock];  // one block's weights + offset (128 or 8), as stored packed
   for (size_t r = 0; r < w.rows; ++r) {
-    const QuantRow src{w, r};
+    const uint8_t* row = w.data + r * src_row;
     for (size_t g = 0; g < p.groups(); ++g) {
-      const size_t L = p.lanes(g), stride = p.row_step_stride(r, g);
+      const size_t stride = p.row_step_stride(r, g);
       uint8_t* q = dst + p.row_qs(r, g);
-      for (size_t k = 0; k < L; ++k) {
+      uint8_t* sc = dst + p.row_scales(r, g);
+      for (size_t k = 0; k < p.lanes(g); ++k) {
         const size_t b = g * kLanes + k;
-        const uint16_t d = b < nb ? src.scale(b) : 0;
-        std::memcpy(dst + p.row_scales(r, g) + 2 * k, &d, 2);
-        if (b < nb) {
-          src.weights(b, v);
+        if (b >= nb) {  // zero block: scale 0 (already), weights 0
+          std::fill(e, e + kBlock, static_cast<uint8_t>(q8 ? 128 : 8));
         } else {
-          std::fill(v, v + kBlock, 0);
+          const uint8_t* blk = row + b * src_bytes;
+          std::memcpy(sc + 2 * k, blk, 2);
+          for (size_t i = 0; i < kBlock; ++i)
+            e[i] = q8 ? static_cast<uint8_t>(blk[2 + i] ^ 0x80)  // w + 128 for int8 w
+                      : static_cast<uint8_t>(i < kBlock / 2 ? blk[2 + i] & 0x0F : blk[2 + i - kBlock / 2] >> 4);
         }
-        for (size_t i = 0; i < kBlock; ++i) {
-          if (q8) {
-            q[packed_q8_offset(k, i, stride)] = static_cast<uint8_t>(v[i] + 128);
-          } else {
-            const auto nib = static_cast<uint8_t>(v[i] + 8);
-            q[packed_q4_offset(k, i, stride)] |= static_cast<uint8_t>((i % 8) < 4 ? nib : nib << 4);
-          }
+        // Each step holds 4 consecutive elements of the block (q4: two nibble halves).
+        for (size_t st = 0; st < (q8 ? 8 : 4); ++st) {
+          uint8_t* out4 = q + st * stride + k * 4;
+          for (size_t i = 0; i < 4; ++i)
+            out4[i] = q8 ? e[4 * st + i] : static_cast<uint8_t>(e[8 * st + i] | e[8 * st + 4 + i] << 4);
         }
       }
     }
