@@ -444,6 +444,39 @@ void QuantizePacked(const float* HWY_RESTRICT x, size_t n, ActGroup* HWY_RESTRIC
   }
 }
 
+#undef DGRID_HAVE_SCORES16
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// Scores of 16 consecutive positions (hd a multiple of 16): the 16 canonical dots, their
+// lane trees done together by shuffles. Every stage adds exactly the pairs the tree adds
+// (lane l + lane l+8, then +4, +2, +1), only for 16 positions per instruction.
+HWY_INLINE void Scores16(const float* HWY_RESTRICT q, const float* HWY_RESTRICT k, size_t kv_stride, size_t hd,
+                         float scale, float* HWY_RESTRICT out) {
+  __m512 acc[16];
+  for (size_t p = 0; p < 16; ++p) acc[p] = _mm512_setzero_ps();
+  for (size_t e = 0; e < hd; e += 16) {
+    const __m512 qv = _mm512_loadu_ps(q + e);
+    for (size_t p = 0; p < 16; ++p)
+      acc[p] = _mm512_add_ps(acc[p], _mm512_mul_ps(qv, _mm512_loadu_ps(k + p * kv_stride + e)));
+  }
+  __m512 x[8], y[4], w[2];
+  for (size_t m = 0; m < 8; ++m)  // lanes 0-7: position 2m, 8-15: 2m+1; l + (l+8)
+    x[m] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * m], acc[2 * m + 1], 0x44),
+                         _mm512_shuffle_f32x4(acc[2 * m], acc[2 * m + 1], 0xEE));
+  for (size_t m = 0; m < 4; ++m)  // quarter i: position 4m+i; l + (l+4)
+    y[m] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * m], x[2 * m + 1], 0x88),
+                         _mm512_shuffle_f32x4(x[2 * m], x[2 * m + 1], 0xDD));
+  for (size_t m = 0; m < 2; ++m)  // quarter i: positions 8m+i (lanes 0,1), 8m+4+i (2,3); l + (l+2)
+    w[m] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(y[2 * m]), _mm512_castps_pd(y[2 * m + 1]))),
+                         _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(y[2 * m]), _mm512_castps_pd(y[2 * m + 1]))));
+  // lane 4i + t: position 4t + i; lane 0 + lane 1
+  const __m512 r = _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm512_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_permutexvar_ps(order, r), _mm512_set1_ps(scale)));
+}
+#define DGRID_HAVE_SCORES16 1
+#endif
+
 // One (token, head) of attention in the reference's order (backend.hpp AttentionArgs):
 // scores as canonical dots times the scale, softmax with exp_f32 and the canonical sum,
 // then the V rows accumulated in position order, each output element independently.
@@ -452,26 +485,45 @@ void AttendOne(const float* HWY_RESTRICT q, const float* HWY_RESTRICT k, const f
   const DF d;
   constexpr size_t N = hn::MaxLanes(DF());
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  float m = -INFINITY;
-  for (size_t j = 0; j < n_pos; ++j) {
-    const float sc = DotF32Impl(q, k + j * kv_stride, hd) * scale;
-    scores[j] = sc;
-    if (sc > m) m = sc;
-  }
   size_t j = 0;
-  for (; j + N <= n_pos; j += N)
+#ifdef DGRID_HAVE_SCORES16
+  if (hd % 16 == 0)
+    for (; j + 16 <= n_pos; j += 16) Scores16(q, k + j * kv_stride, kv_stride, hd, scale, scores + j);
+#endif
+  for (; j < n_pos; ++j) scores[j] = DotF32Impl(q, k + j * kv_stride, hd) * scale;
+  float m = -INFINITY;
+  for (j = 0; j < n_pos; ++j)
+    if (scores[j] > m) m = scores[j];
+  for (j = 0; j + N <= n_pos; j += N)
     hn::StoreU(ExpF32(d, hn::Sub(hn::LoadU(d, scores + j), hn::Set(d, m))), d, scores + j);
   for (; j < n_pos; ++j) scores[j] = math::exp_f32(scores[j] - m);
   const float sum = SumF32(scores, n_pos);
-  std::fill(out, out + hd, 0.0f);
-  for (j = 0; j < n_pos; ++j) {
-    const float pj = scores[j] / sum;
-    const float* vj = v + j * kv_stride;
-    const VF p = hn::Set(d, pj);
-    size_t i = 0;
-    for (; i + N <= hd; i += N)
-      hn::StoreU(hn::Add(hn::LoadU(d, out + i), hn::Mul(p, hn::LoadU(d, vj + i))), d, out + i);
-    for (; i < hd; ++i) out[i] = out[i] + pj * vj[i];
+  for (j = 0; j + N <= n_pos; j += N) hn::StoreU(hn::Div(hn::LoadU(d, scores + j), hn::Set(d, sum)), d, scores + j);
+  for (; j < n_pos; ++j) scores[j] = scores[j] / sum;
+  // out[i] = sum over j in order of p_j * v_j[i]: up to 4 vectors of out stay in registers
+  // while the positions stream past.
+  constexpr size_t kHold = 4;
+  size_t i = 0;
+  for (; i + N <= hd; i += kHold * N) {
+    const size_t nv = (hd - i) / N < kHold ? (hd - i) / N : kHold;
+    VF o[kHold];
+    for (size_t u = 0; u < kHold; ++u) o[u] = hn::Zero(d);
+    for (j = 0; j < n_pos; ++j) {
+      const VF p = hn::Set(d, scores[j]);
+      const float* vj = v + j * kv_stride + i;
+      for (size_t u = 0; u < kHold; ++u)
+        if (u < nv) o[u] = hn::Add(o[u], hn::Mul(p, hn::LoadU(d, vj + u * N)));
+    }
+    for (size_t u = 0; u < nv; ++u) hn::StoreU(o[u], d, out + i + u * N);
+    if (nv < kHold) {
+      i += nv * N;
+      break;
+    }
+  }
+  for (; i < hd; ++i) {
+    float o = 0.0f;
+    for (j = 0; j < n_pos; ++j) o = o + scores[j] * v[j * kv_stride + i];
+    out[i] = o;
   }
 }
 
