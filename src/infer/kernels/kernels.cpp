@@ -2,6 +2,7 @@
 // defines the bits of every quantized kernel (docs/determinism.md).
 #include "infer/kernels/kernels.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "infer/fp16.hpp"

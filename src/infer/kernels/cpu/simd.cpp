@@ -106,7 +106,7 @@ HWY_INLINE float DotF16(const uint8_t* HWY_RESTRICT w, const float* HWY_RESTRICT
 #if HWY_TARGET == HWY_AVX3_DL
 // Highway's AVX3_DL target string names the VEX "avxvnni" (absent on Zen 4, for one);
 // the EVEX forms need avx512vnni, and no avxvnni so that 256-bit ones stay EVEX.
-#define DGRID_ISA_ATTR __attribute__((target("avx512vnni,no-avxvnni")))
+#define DGRID_ISA_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni,no-avxvnni")))
 #else
 #define DGRID_ISA_ATTR
 #endif
