@@ -8,7 +8,6 @@
 #include <cmath>
 #include <vector>
 
-#include "infer/math.hpp"
 #include "infer/thread_pool.hpp"
 
 namespace dgrid::infer::kernels {
@@ -18,6 +17,14 @@ namespace {
 // Below this many multiply-adds a matmul runs on the calling thread (waking workers
 // costs more than it saves); the split never changes results.
 constexpr size_t kMinParallelWork = 1 << 15;
+
+// Runs fn(begin, end) over [0, n) split into about `chunks` ranges whose bounds are multiples
+// of `align` (except the last end) on the pool.
+template <class Fn>
+void parallel_ranges(ThreadPool& pool, size_t n, size_t chunks, size_t align, const Fn& fn) {
+  const size_t per = ((n + chunks - 1) / chunks + align - 1) / align * align;
+  pool.run((n + per - 1) / per, [&](size_t c) { fn(c * per, std::min(n, c * per + per)); });
+}
 
 class TableBackend final : public Backend {
  public:
@@ -44,14 +51,9 @@ class TableBackend final : public Backend {
       return;
     }
     // Several chunks per thread balance uneven progress; chunk bounds never affect bits.
-    // Chunks are whole tiles of 4 rows where the rows allow (the packed kernels' tile).
-    const size_t n_chunks = std::min(w.rows, threads * 4);
-    const size_t per = ((w.rows + n_chunks - 1) / n_chunks + 3) / 4 * 4;
-    pool_->run(n_chunks, [&](size_t c) {
-      const size_t begin = c * per;
-      const size_t end = std::min(w.rows, begin + per);
-      if (begin < end) k_.matmul_rows(w, input, n_tokens, y, w.rows, begin, end);
-    });
+    // Chunks are whole tiles of 4 rows (the packed kernels' tile).
+    parallel_ranges(*pool_, w.rows, threads * 4, kPackTileRows,
+                    [&](size_t begin, size_t end) { k_.matmul_rows(w, input, n_tokens, y, w.rows, begin, end); });
   }
 
   void rmsnorm(const float* x, const float* weight, size_t n, size_t n_tokens, float eps,
@@ -97,11 +99,8 @@ class TableBackend final : public Backend {
   void silu_mul(float* g, const float* u, size_t n) const override {
     if (pool_ && pool_->size() > 1 && n >= kMinParallelWork) {
       // Elementwise: any split gives the same bits.
-      const size_t chunks = pool_->size() * 2, per = (n + chunks - 1) / chunks;
-      pool_->run(chunks, [&](size_t c) {
-        const size_t b = std::min(n, c * per), e = std::min(n, b + per);
-        k_.silu_mul(g + b, u + b, e - b);
-      });
+      parallel_ranges(*pool_, n, pool_->size() * 2, 16,
+                      [&](size_t b, size_t e) { k_.silu_mul(g + b, u + b, e - b); });
     } else {
       k_.silu_mul(g, u, n);
     }

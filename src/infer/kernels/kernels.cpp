@@ -24,17 +24,19 @@ size_t packed_q4_offset(size_t k, size_t i, size_t stride) noexcept { return (i 
 
 // Scale bits and weights of block b of row r, whatever the quantized layout.
 struct QuantRow {
+  QuantRow(const WeightView& view, size_t index) noexcept
+      : w(view), r(index), p(view.format, view.rows, view.cols), row(view.data + index * row_bytes(view.format, view.cols)) {}
+
   const WeightView& w;
   size_t r;
+  PackedLayout p;      // meaningful for the packed formats only
+  const uint8_t* row;  // the row's start in GGUF layouts
 
   uint16_t scale(size_t b) const noexcept {
     switch (w.format) {
-      case WeightFormat::q8_0: return load_u16(w.data + r * row_bytes(w.format, w.cols) + b * kQ8_0Bytes);
-      case WeightFormat::q4_0: return load_u16(w.data + r * row_bytes(w.format, w.cols) + b * kQ4_0Bytes);
-      default: {
-        const PackedLayout p(w.format, w.rows, w.cols);
-        return load_u16(w.data + p.row_scales(r, b / kLanes) + (b % kLanes) * 2);
-      }
+      case WeightFormat::q8_0: return load_u16(row + b * kQ8_0Bytes);
+      case WeightFormat::q4_0: return load_u16(row + b * kQ4_0Bytes);
+      default: return load_u16(w.data + p.row_scales(r, b / kLanes) + (b % kLanes) * 2);
     }
   }
 
@@ -42,12 +44,12 @@ struct QuantRow {
   void weights(size_t b, int32_t* out) const noexcept {
     switch (w.format) {
       case WeightFormat::q8_0: {
-        const uint8_t* q = w.data + r * row_bytes(w.format, w.cols) + b * kQ8_0Bytes + 2;
+        const uint8_t* q = row + b * kQ8_0Bytes + 2;
         for (size_t i = 0; i < kBlock; ++i) out[i] = static_cast<int8_t>(q[i]);
         break;
       }
       case WeightFormat::q4_0: {
-        const uint8_t* q = w.data + r * row_bytes(w.format, w.cols) + b * kQ4_0Bytes + 2;
+        const uint8_t* q = row + b * kQ4_0Bytes + 2;
         for (size_t i = 0; i < kBlock / 2; ++i) {
           out[i] = (q[i] & 0x0F) - 8;
           out[i + kBlock / 2] = (q[i] >> 4) - 8;
@@ -55,14 +57,12 @@ struct QuantRow {
         break;
       }
       case WeightFormat::q8_0x16: {
-        const PackedLayout p(w.format, w.rows, w.cols);
         const uint8_t* q = w.data + p.row_qs(r, b / kLanes);
         const size_t stride = p.row_step_stride(r, b / kLanes);
         for (size_t i = 0; i < kBlock; ++i) out[i] = q[packed_q8_offset(b % kLanes, i, stride)] - 128;
         break;
       }
       case WeightFormat::q4_0x16: {
-        const PackedLayout p(w.format, w.rows, w.cols);
         const uint8_t* q = w.data + p.row_qs(r, b / kLanes);
         const size_t stride = p.row_step_stride(r, b / kLanes);
         for (size_t i = 0; i < kBlock; ++i) {
@@ -170,7 +170,7 @@ void dequantize_row(const WeightView& w, size_t r, float* out) noexcept {
       return;
     default: break;
   }
-  const QuantRow src{w, r};
+  const QuantRow src(w, r);
   int32_t v[kBlock];
   for (size_t b = 0; b < n / kBlock; ++b) {
     const float d = fp16_to_fp32(src.scale(b));
@@ -219,7 +219,7 @@ void quantize_input(WeightFormat f, const float* x, size_t n_tokens, size_t cols
 
 float dot_quant_scalar(const WeightView& w, size_t r, const void* x, size_t t) noexcept {
   const size_t nb = w.cols / kBlock;
-  const QuantRow row{w, r};
+  const QuantRow row(w, r);
   float lanes[kLanes] = {};
   int32_t v[kBlock];
   for (size_t b = 0; b < nb; ++b) {

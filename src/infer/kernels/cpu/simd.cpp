@@ -504,21 +504,17 @@ void AttendOne(const float* HWY_RESTRICT q, const float* HWY_RESTRICT k, const f
   // while the positions stream past.
   constexpr size_t kHold = 4;
   size_t i = 0;
-  for (; i + N <= hd; i += kHold * N) {
-    const size_t nv = (hd - i) / N < kHold ? (hd - i) / N : kHold;
+  while (i + N <= hd) {
+    const size_t nv = std::min(kHold, (hd - i) / N);
     VF o[kHold];
     for (size_t u = 0; u < kHold; ++u) o[u] = hn::Zero(d);
     for (j = 0; j < n_pos; ++j) {
       const VF p = hn::Set(d, scores[j]);
       const float* vj = v + j * kv_stride + i;
-      for (size_t u = 0; u < kHold; ++u)
-        if (u < nv) o[u] = hn::Add(o[u], hn::Mul(p, hn::LoadU(d, vj + u * N)));
+      for (size_t u = 0; u < nv; ++u) o[u] = hn::Add(o[u], hn::Mul(p, hn::LoadU(d, vj + u * N)));
     }
     for (size_t u = 0; u < nv; ++u) hn::StoreU(o[u], d, out + i + u * N);
-    if (nv < kHold) {
-      i += nv * N;
-      break;
-    }
+    i += nv * N;
   }
   for (; i < hd; ++i) {
     float o = 0.0f;
